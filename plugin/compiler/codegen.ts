@@ -1,0 +1,213 @@
+/**
+ * Turns an Eta template with directives into an ES module. Pure: no I/O.
+ *
+ * Each directive becomes, in Eta's own compiled output, a call that *starts*
+ * resolving the directive and returns a placeholder at once; the runtime
+ * awaits every started directive after the template has run and swaps the
+ * placeholders for their HTML. That keeps Eta's text semantics untouched
+ * (whitespace trimming, blocks, layouts) and lets all of a page's vendor calls
+ * run concurrently.
+ *
+ * The module is precompiled: no template parsing and no `new Function` happen
+ * at request time, so pages render under a CSP without `unsafe-eval`.
+ */
+import vm from 'node:vm'
+import { Eta, EtaParseError } from 'eta/core'
+import type { DirectiveName } from '../directives.ts'
+import { compileError, LineMap } from './location.ts'
+import { parse, type Directive, type Segment } from './parse.ts'
+
+/** What the runtime learns about each directive of a compiled template. */
+export interface DirectiveInfo {
+  name: DirectiveName
+  /** Literal attribute values, already validated. */
+  attributes: Record<string, string>
+  /** `file:line:column` of the directive, for render-time errors. */
+  loc: string
+}
+
+export interface CompileResult {
+  /** The ES module source. */
+  code: string
+  directives: DirectiveInfo[]
+  /** Whether the template uses `await` and so compiles to an async function. */
+  async: boolean
+}
+
+// A directive's stand-in inside the text handed to Eta: NUL, index, filler,
+// NUL — exactly as long as the directive, with its line breaks in place, so a
+// line:column that Eta reports is one of the author's file. Templates
+// containing NUL are refused by the parser.
+// eslint-disable-next-line no-control-regex -- NUL is the mark's delimiter, by design
+const MARK = /\u0000(\d+)(?:\u0001|\\n)*\u0000/g
+const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => unknown
+const eta = new Eta()
+// Only used to locate a syntax error: debug output marks the start of each tag.
+const debugEta = new Eta({ debug: true })
+const TAG_LINE = /^__eta\.line=\d+$/
+
+/** Compiles one template. `file` is the path shown in errors (relative to the project root). */
+export function compileTemplate(source: string, file: string): CompileResult {
+  const segments = parse(source, file)
+  const directives = segments.filter((s): s is Directive => s.kind === 'directive')
+  const map = new LineMap(source)
+  checkSingleChatbot(directives, map, file)
+  const isAsync = segments.some((s) => s.kind === 'eta' && /\bawait\b/.test(s.text))
+  const etaSource = toEtaSource(source, segments)
+  const body = withDirectiveCalls(etaBody(etaSource, isAsync, map, file), directives)
+  checkSyntax(body, { etaSource, segments, directives, isAsync }, map, file)
+  const infos = directives.map((d) => directiveInfo(d, map, file))
+  return { code: moduleCode(file, body, infos, isAsync), directives: infos, async: isAsync }
+}
+
+/** SPEC: at most one chatbot per page, so a second one in the same file is certainly wrong. */
+function checkSingleChatbot(directives: Directive[], map: LineMap, file: string): void {
+  const chatbots = directives.filter((d) => d.name === 'caramelo')
+  const second = chatbots[1]
+  if (second) {
+    throw compileError('ERR_DIRECTIVE_DUPLICATE', 'second <<caramelo>> in one template', map, file, second.start,
+      'a page can hold at most one chatbot')
+  }
+}
+
+function toEtaSource(source: string, segments: Segment[]): string {
+  let index = 0
+  return segments
+    .map((s) => {
+      if (s.kind !== 'directive') return s.text
+      // A directive's first line holds at least `<<widget`: NUL and the index fit on it.
+      // eslint-disable-next-line no-control-regex -- U+0001 is the mark's filler, by design
+      const chars = source.slice(s.start, s.end).replace(/[^\n]/g, '\u0001').split('')
+      chars.splice(0, 0, '\u0000', ...String(index++))
+      chars.length = s.end - s.start
+      chars[chars.length - 1] = '\u0000'
+      return chars.join('')
+    })
+    .join('')
+}
+
+function etaBody(source: string, isAsync: boolean, map: LineMap, file: string): string {
+  try {
+    return eta.compileToString(source, { async: isAsync })
+  } catch (error) {
+    if (!(error instanceof EtaParseError)) throw error
+    const at = /at line (\d+) col (\d+)/.exec(error.message)
+    const reason = error.message.split(' at line ')[0] ?? error.message
+    const line = Number(at?.[1] ?? 1)
+    const column = Number(at?.[2] ?? 1)
+    throw compileError('ERR_ETA_SYNTAX', `Eta syntax error: ${reason}`, map, file, offsetOf(map, line, column),
+      undefined, error)
+  }
+}
+
+function offsetOf(map: LineMap, line: number, column: number): number {
+  const lines = map.source.split('\n')
+  let offset = 0
+  for (let n = 1; n < line && n <= lines.length; n++) offset += (lines[n - 1]?.length ?? 0) + 1
+  return offset + column - 1
+}
+
+function withDirectiveCalls(body: string, directives: Directive[]): string {
+  return body.replace(MARK, (_match, index: string) => {
+    const d = directives[Number(index)]
+    if (!d) throw new Error(`internal: no directive #${index}`)
+    return `'+__embeds.embed(__directives[${index}], ${dynamicAttributes(d)}, it)+'`
+  })
+}
+
+/** `{expression}` attributes become an object literal evaluated where the directive stands. */
+function dynamicAttributes(d: Directive): string {
+  const entries = d.attributes
+    .filter((a) => a.value.kind === 'expression')
+    .map((a) => `${JSON.stringify(a.name)}: (${a.value.kind === 'expression' ? a.value.code : ''})`)
+  return `{${entries.join(', ')}}`
+}
+
+interface SyntaxContext {
+  etaSource: string
+  segments: Segment[]
+  directives: Directive[]
+  isAsync: boolean
+}
+
+/**
+ * Parses the generated function once at build time. A JavaScript syntax
+ * error inside an Eta tag would otherwise surface as a confusing error in
+ * generated code; it is reported at the tag or {expression} it comes from.
+ */
+function checkSyntax(body: string, context: SyntaxContext, map: LineMap, file: string): void {
+  const error = syntaxError(body, context.isAsync)
+  if (!error) return
+  const { offset, hint } = locateSyntaxError(context, map.source.length)
+  throw compileError('ERR_ETA_SYNTAX', `JavaScript syntax error in a tag or {expression}: ${error.message}`,
+    map, file, offset, hint, error)
+}
+
+function syntaxError(body: string, isAsync: boolean): SyntaxError | undefined {
+  try {
+    if (isAsync) new AsyncFunction('it', 'options', body)
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- build time only: a syntax check, never run
+    else new Function('it', 'options', body)
+    return undefined
+  } catch (error) {
+    if (error instanceof SyntaxError) return error
+    throw error
+  }
+}
+
+/**
+ * An {expression} is complete on its own, so it is checked alone, in the
+ * shape codegen gives it. A tag is a fragment (`<% for (…) { %>`), so the
+ * template is compiled again with Eta's debug marks before each tag, and the
+ * last mark before V8's line of the error names the tag.
+ */
+function locateSyntaxError(context: SyntaxContext, end: number): { offset: number; hint: string } {
+  for (const d of context.directives) {
+    for (const a of d.attributes) {
+      if (a.value.kind !== 'expression') continue
+      if (syntaxError(`return {${JSON.stringify(a.name)}: (${a.value.code})}`, context.isAsync)) {
+        return { offset: a.offset + a.name.length + 1, hint: `check the {expression} of '${a.name}'` }
+      }
+    }
+  }
+  const body = debugEta.compileToString(context.etaSource, { async: context.isAsync })
+  const lines = body.split('\n')
+  try {
+    new vm.Script(`(${context.isAsync ? 'async ' : ''}function (it, options) {\n${body}\n})`, { filename: 'template' })
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error
+    // The stack starts `template:LINE`; line 1 is the wrapper's own.
+    const at = Number(/^template:(\d+)\n/.exec(error.stack ?? '')?.[1] ?? NaN) - 2
+    // Eta's debug epilogue (`} catch (e) {…}`) fails only when a tag left a block open.
+    const epilogue = lines.findIndex((l) => l.startsWith('} catch (e)'))
+    if (epilogue !== -1 && at >= epilogue) return { offset: end, hint: 'a block opened in <% %> is not closed' }
+    const marks = lines.slice(0, Math.max(0, at)).filter((l) => TAG_LINE.test(l)).length
+    const tag = context.segments.filter((s) => s.kind === 'eta')[marks - 1]
+    if (tag) return { offset: tag.start, hint: 'check the code inside this tag' }
+  }
+  return { offset: 0, hint: 'check the code inside <% %> and {…}' }
+}
+
+function directiveInfo(d: Directive, map: LineMap, file: string): DirectiveInfo {
+  const attributes: Record<string, string> = {}
+  for (const a of d.attributes) if (a.value.kind === 'literal') attributes[a.name] = a.value.value
+  const { line, column } = map.position(d.start)
+  return { name: d.name, attributes, loc: `${file}:${line}:${column}` }
+}
+
+function moduleCode(file: string, body: string, infos: DirectiveInfo[], isAsync: boolean): string {
+  const guard = infos.length
+    ? `const __embeds = options && options.__embeds;\n` +
+      `if (!__embeds) throw new Error(${JSON.stringify(`${file} uses directives: render it through the vite-plugin-eta-embeds runtime`)});\n`
+    : ''
+  return [
+    `// Compiled from ${file} by vite-plugin-eta-embeds.`,
+    `const __directives = ${JSON.stringify(infos)};`,
+    `export const meta = ${JSON.stringify({ file, async: isAsync, directives: infos.map((d) => d.name) })};`,
+    `export default ${isAsync ? 'async ' : ''}function template(it, options) {`,
+    guard + body,
+    `}`,
+    '',
+  ].join('\n')
+}
+

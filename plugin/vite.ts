@@ -1,0 +1,117 @@
+/**
+ * The Vite hooks: `.eta` files become SSR modules, one virtual module lists
+ * them all for the server, and `vite build` builds the client and the server
+ * templates in one go.
+ */
+import path from 'node:path'
+import type { Plugin, ResolvedConfig } from 'vite'
+import { compileTemplate } from './compiler/codegen.ts'
+import { CompileError } from './errors.ts'
+
+/** The module the server imports to get every compiled template by name. */
+export const TEMPLATES_ID = 'virtual:eta-embeds/templates'
+const RESOLVED_TEMPLATES_ID = `\0${TEMPLATES_ID}`
+
+export interface EtaEmbedsPluginOptions {
+  /**
+   * Folder holding the `.eta` templates, relative to Vite's `root`. Template
+   * names (`ctx.render('home')`, `include('partials/nav')`) are paths inside it
+   * without the extension.
+   * @default 'templates'
+   */
+  templatesDir?: string
+  /**
+   * Where `vite build` writes the server build (`templates.js`), relative to `root`.
+   * @default 'dist/server'
+   */
+  ssrOutDir?: string
+}
+
+interface ResolvedPluginOptions {
+  templatesDir: string
+  ssrOutDir: string
+}
+
+function resolvePluginOptions(options: EtaEmbedsPluginOptions): ResolvedPluginOptions {
+  const templatesDir = options.templatesDir ?? 'templates'
+  if (path.isAbsolute(templatesDir) || templatesDir.split(/[\\/]/).includes('..')) {
+    throw new TypeError(`options.templatesDir must be a folder inside the Vite root, got '${templatesDir}'`)
+  }
+  return { templatesDir: templatesDir.replace(/[\\/]+$/, ''), ssrOutDir: options.ssrOutDir ?? 'dist/server' }
+}
+
+/** The Vite plugin. Add it to `plugins` in `vite.config.ts`. */
+export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
+  const opts = resolvePluginOptions(options)
+  let config: ResolvedConfig
+
+  return {
+    name: 'vite-plugin-eta-embeds',
+    enforce: 'pre',
+
+    config(userConfig) {
+      return {
+        // An app builder makes plain `vite build` build every environment: client and SSR.
+        builder: userConfig.builder ?? {},
+        environments: {
+          ssr: {
+            build: {
+              outDir: opts.ssrOutDir,
+              rolldownOptions: { input: { templates: TEMPLATES_ID } },
+            },
+          },
+        },
+      }
+    },
+
+    configResolved(resolved) {
+      config = resolved
+    },
+
+    resolveId(id) {
+      return id === TEMPLATES_ID ? RESOLVED_TEMPLATES_ID : undefined
+    },
+
+    load(id) {
+      if (id !== RESOLVED_TEMPLATES_ID) return undefined
+      if (this.environment.config.consumer === 'client') {
+        this.error(`${TEMPLATES_ID} is server-only: import it from server code, not from client code`)
+      }
+      const prefix = `/${opts.templatesDir}/`
+      return [
+        `const modules = import.meta.glob(${JSON.stringify(`${prefix}**/*.eta`)}, { eager: true });`,
+        `const templates = {};`,
+        `for (const [file, mod] of Object.entries(modules)) templates[file.slice(${prefix.length}, -4)] = mod;`,
+        `export default templates;`,
+      ].join('\n')
+    },
+
+    transform(code, id) {
+      const file = id.split('?', 1)[0] ?? id
+      if (!file.endsWith('.eta')) return undefined
+      const relative = path.relative(config.root, file).split(path.sep).join('/')
+      if (this.environment.config.consumer === 'client') {
+        this.error(`${relative} is a server template: it cannot be imported from client code`)
+      }
+      try {
+        return { code: compileTemplate(code, relative).code, map: null }
+      } catch (error) {
+        if (!(error instanceof CompileError)) throw error
+        return this.error({
+          message: error.message,
+          id: file,
+          loc: { file, line: error.loc.line, column: error.loc.column - 1 },
+          frame: error.frame,
+          cause: error,
+        })
+      }
+    },
+
+    hotUpdate({ file, server }) {
+      // Templates only run on the server, and Vite 6+ does not reload the
+      // browser for server-only modules: ask for a full reload ourselves.
+      if (this.environment.name !== 'ssr' || !file.endsWith('.eta')) return
+      server.environments['client']?.hot.send({ type: 'full-reload' })
+    },
+  }
+}
