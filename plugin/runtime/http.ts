@@ -1,0 +1,108 @@
+/**
+ * The one way vendor calls leave this process: undici with a deadline, a cap
+ * on the answer's size, no redirects, and errors turned into `VendorError`s
+ * that name the cause and never the vendor's body.
+ */
+import { request, type Dispatcher } from 'undici'
+import { VendorError } from '../errors.ts'
+
+export interface VendorRequest {
+  vendor: string
+  dispatcher: Dispatcher
+  url: URL
+  method: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+  /** Aborts the call; a `TimeoutError` reason is reported as `ERR_VENDOR_TIMEOUT`. */
+  signal: AbortSignal
+  maxBytes: number
+}
+
+export interface VendorAnswer {
+  status: number
+  contentType: string
+  text: string
+}
+
+/** Sends one request and reads the whole answer, or throws a `VendorError`. */
+export async function vendorRequest(req: VendorRequest): Promise<VendorAnswer> {
+  let res: Dispatcher.ResponseData
+  try {
+    res = await request(req.url, {
+      dispatcher: req.dispatcher,
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal: req.signal,
+    })
+  } catch (error) {
+    throw classify(req, error)
+  }
+  const contentType = String(res.headers['content-type'] ?? '')
+  if (res.statusCode < 200 || res.statusCode > 299) {
+    // Drain without reading: the vendor's error body is never surfaced (STYLE rule 5).
+    await res.body.dump().catch(() => undefined)
+    throw new VendorError(req.vendor, 'ERR_VENDOR_STATUS', `${req.vendor} answered status ${res.statusCode}`, {
+      status: res.statusCode,
+    })
+  }
+  const text = await readCapped(req, res)
+  return { status: res.statusCode, contentType, text }
+}
+
+async function readCapped(req: VendorRequest, res: Dispatcher.ResponseData): Promise<string> {
+  const declared = Number(res.headers['content-length'] ?? NaN)
+  if (declared > req.maxBytes) {
+    res.body.destroy()
+    throw tooLarge(req, res.statusCode)
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  try {
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer
+      size += buf.length
+      if (size > req.maxBytes) {
+        res.body.destroy()
+        throw tooLarge(req, res.statusCode)
+      }
+      chunks.push(buf)
+    }
+  } catch (error) {
+    throw error instanceof VendorError ? error : classify(req, error)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function tooLarge(req: VendorRequest, status: number): VendorError {
+  return new VendorError(req.vendor, 'ERR_VENDOR_BODY', `${req.vendor} answer exceeds ${req.maxBytes} bytes`, {
+    status,
+  })
+}
+
+function classify(req: VendorRequest, error: unknown): VendorError {
+  if (error instanceof VendorError) return error
+  const reason: unknown = req.signal.aborted ? req.signal.reason : undefined
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new VendorError(req.vendor, 'ERR_VENDOR_TIMEOUT', `${req.vendor} did not answer before the deadline`, {
+      cause: error,
+    })
+  }
+  const code = (error as { code?: unknown } | null)?.code
+  const detail = typeof code === 'string' ? ` (${code})` : ''
+  return new VendorError(req.vendor, 'ERR_VENDOR_NETWORK', `${req.vendor} could not be reached${detail}`, {
+    cause: error,
+  })
+}
+
+/** Parses a JSON answer, or throws `ERR_VENDOR_BODY` without quoting the body. */
+export function parseJson(vendor: string, answer: VendorAnswer): unknown {
+  try {
+    return JSON.parse(answer.text)
+  } catch (error) {
+    throw new VendorError(vendor, 'ERR_VENDOR_BODY', `${vendor} answered a body that is not JSON`, {
+      cause: error,
+      status: answer.status,
+    })
+  }
+}

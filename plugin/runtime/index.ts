@@ -1,0 +1,17 @@
+/**
+ * `vite-plugin-eta-embeds/runtime` — what a Koa server uses at request time.
+ * Compiled templates only ever talk to the object this runtime passes them.
+ */
+export { etaEmbeds, type KoaEmbedsOptions } from './koa.ts'
+export { renderPage, type PageContext, type TemplateMap, type TemplateModule } from './render.ts'
+export {
+  resolveOptions,
+  type CarameloOptions,
+  type EmbedsLogger,
+  type EmbedsOptions,
+  type ResolvedEmbedsOptions,
+  type ReturningOptions,
+} from './options.ts'
+export { carameloFromEnv, returningFromEnv } from './env.ts'
+export type { EmbedsUser } from './user.ts'
+export { CompileError, EmbedsError, RenderError, VendorError } from '../errors.ts'

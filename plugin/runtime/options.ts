@@ -1,0 +1,135 @@
+/**
+ * Runtime options, typed twice (STYLE rule 3): `EmbedsOptions` is what users
+ * write, `ResolvedEmbedsOptions` is what the code reads, with defaults filled
+ * in exactly once by `resolveOptions()`.
+ */
+import { Agent, type Dispatcher } from 'undici'
+import { pino } from 'pino'
+import { WIDGET_TYPES, type WidgetType } from '../directives.ts'
+
+/** The logger calls the runtime makes; a pino logger fits, and so does any object with these methods. */
+export interface EmbedsLogger {
+  warn(fields: Record<string, unknown>, message: string): void
+  info(fields: Record<string, unknown>, message: string): void
+}
+
+/** Returning.AI, server-side proxy flow. */
+export interface ReturningOptions {
+  /** @default 'https://prod-widgets.returning.ai' */
+  baseUrl?: string
+  /** Sent as `returningai-api-key`; never leaves the server. */
+  apiKey: string
+  /** The community whose users sign in. */
+  communityId: string
+  /** Used when `<<widget>>` has no `type`. @default 'store' */
+  widgetType?: WidgetType
+  /** Used when `<<widget>>` has no `id`. */
+  widgetId?: string
+}
+
+/** Caramelo AI, authenticated (server-to-server) flow. */
+export interface CarameloOptions {
+  /** @default 'https://api.carameloai.com' */
+  apiUrl?: string
+  /** The authenticated SDK script. @default 'https://static.carameloai.com/sdk/latest/authenticated.js' */
+  sdkUrl?: string
+  /** Used when `<<caramelo>>` has no `project`. */
+  projectId?: string
+  /** Sent as `secret_token`; never leaves the server. */
+  secretToken: string
+}
+
+export interface EmbedsOptions {
+  /** Omit to leave `<<widget>>` unconfigured (rendering one is then an error). */
+  returning?: ReturningOptions
+  /** Omit to leave `<<caramelo>>` unconfigured (rendering one is then an error). */
+  caramelo?: CarameloOptions
+  /**
+   * Deadline for everything one directive does (all its vendor calls).
+   * @default 2000
+   */
+  timeoutMs?: number
+  /** Largest vendor answer read, in bytes. @default 1048576 */
+  maxResponseBytes?: number
+  /** undici dispatcher for vendor calls (inject a `MockAgent` in tests). @default a keep-alive `Agent` */
+  dispatcher?: Dispatcher
+  /** Where failures are logged, one line each. @default a pino logger on stdout */
+  logger?: EmbedsLogger
+}
+
+export interface ResolvedEmbedsOptions {
+  returning: Required<Omit<ReturningOptions, 'widgetId'>> & { widgetId: string | undefined; origin: string } | undefined
+  caramelo: (Required<Omit<CarameloOptions, 'projectId'>> & { projectId: string | undefined }) | undefined
+  timeoutMs: number
+  maxResponseBytes: number
+  dispatcher: Dispatcher
+  logger: EmbedsLogger
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback
+  if (!Number.isInteger(v) || v <= 0) throw new TypeError(`options.${name} must be a positive integer, got ${String(value)}`)
+  return v
+}
+
+function httpUrl(name: string, value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new TypeError(`options.${name} must be an absolute http(s) URL, got '${value}'`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`options.${name} must be an http(s) URL, got '${value}'`)
+  }
+  return url.href.replace(/\/+$/, '')
+}
+
+function required(name: string, value: string | undefined): string {
+  if (!value) throw new TypeError(`options.${name} is required`)
+  return value
+}
+
+function resolveReturning(o: ReturningOptions | undefined): ResolvedEmbedsOptions['returning'] {
+  if (!o) return undefined
+  const baseUrl = httpUrl('returning.baseUrl', o.baseUrl ?? 'https://prod-widgets.returning.ai')
+  const widgetType = o.widgetType ?? 'store'
+  if (!WIDGET_TYPES.includes(widgetType)) {
+    throw new TypeError(`options.returning.widgetType must be one of ${WIDGET_TYPES.join(', ')}, got '${widgetType}'`)
+  }
+  return {
+    baseUrl,
+    origin: new URL(baseUrl).origin,
+    apiKey: required('returning.apiKey', o.apiKey),
+    communityId: required('returning.communityId', o.communityId),
+    widgetType,
+    widgetId: o.widgetId || undefined,
+  }
+}
+
+function resolveCaramelo(o: CarameloOptions | undefined): ResolvedEmbedsOptions['caramelo'] {
+  if (!o) return undefined
+  return {
+    apiUrl: httpUrl('caramelo.apiUrl', o.apiUrl ?? 'https://api.carameloai.com'),
+    sdkUrl: httpUrl('caramelo.sdkUrl', o.sdkUrl ?? 'https://static.carameloai.com/sdk/latest/authenticated.js'),
+    projectId: o.projectId || undefined,
+    secretToken: required('caramelo.secretToken', o.secretToken),
+  }
+}
+
+/** Fills defaults and validates; throws a `TypeError` naming the bad option. */
+export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
+  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 2000)
+  return {
+    returning: resolveReturning(options.returning),
+    caramelo: resolveCaramelo(options.caramelo),
+    timeoutMs,
+    maxResponseBytes: positiveInteger('maxResponseBytes', options.maxResponseBytes, 1024 * 1024),
+    // Connect and header timeouts sit inside the per-directive deadline, which
+    // is what bounds a page; they only make a dead socket fail sooner.
+    dispatcher:
+      options.dispatcher ??
+      new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 }),
+    logger: options.logger ?? pino({ name: 'eta-embeds' }),
+  }
+}
