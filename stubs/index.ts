@@ -1,0 +1,9 @@
+/**
+ * Local vendor stubs: faithful stand-ins for Returning.AI and Caramelo AI on loopback, used by the
+ * demo server when a vendor's secret is unset and by the unit and end-to-end tests.
+ */
+export { startReturningStub } from './returning.ts'
+export type { ReturningStub, ReturningStubOptions, ReturningMintedToken } from './returning.ts'
+export { startCarameloStub } from './caramelo.ts'
+export type { CarameloStub, CarameloStubOptions, CarameloMintedToken, CarameloSocketAttempt } from './caramelo.ts'
+export type { ReceivedRequest } from './http.ts'
