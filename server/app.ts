@@ -1,0 +1,143 @@
+/**
+ * The demo Koa app: sessions, the SPEC's routes, and `ctx.render()` from the
+ * runtime. Nothing here knows whether templates come from Vite's dev server
+ * or from the production build; `main.ts` decides that.
+ */
+import { bodyParser } from '@koa/bodyparser'
+import Router from '@koa/router'
+import Koa, { type Context, type Middleware } from 'koa'
+import session from 'koa-session'
+import type { Logger } from 'pino'
+import { etaEmbeds, type EmbedsOptions, type TemplateMap } from '../plugin/runtime/index.ts'
+import type { Account, Accounts } from './accounts.ts'
+import type { AssetTags } from './assets.ts'
+
+export interface AppOptions {
+  accounts: Accounts
+  sessionKeys: string[]
+  embeds: EmbedsOptions
+  templates: () => Promise<TemplateMap>
+  assets: AssetTags
+  logger: Logger
+  /** Serves what the server does not route (Vite's dev middleware, or the built client files). */
+  fallthrough?: Middleware
+  /** Shows render errors in the page (development only). */
+  dev?: boolean
+}
+
+declare module 'koa' {
+  interface DefaultState {
+    user?: Account
+  }
+}
+
+export function createApp(options: AppOptions): Koa {
+  const app = new Koa()
+  app.keys = options.sessionKeys
+  app.use(requestLog(options.logger))
+  app.use(errorPage(options.logger, options.dev ?? false))
+  app.use(
+    session(
+      {
+        key: 'sid',
+        httpOnly: true,
+        sameSite: 'lax',
+        signed: true,
+        maxAge: 8 * 60 * 60 * 1000,
+      },
+      app,
+    ),
+  )
+  app.use(async (ctx, next) => {
+    // Identity comes from the verified session only (SPEC invariant 3).
+    ctx.state.user = options.accounts.byId((ctx.session as Record<string, unknown> | null)?.['uid'])
+    await next()
+  })
+  app.use(
+    etaEmbeds({
+      ...options.embeds,
+      templates: options.templates,
+      user: (ctx) => ctx.state.user,
+      locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
+    }),
+  )
+  const router = routes(options.accounts)
+  app.use(router.routes())
+  app.use(router.allowedMethods())
+  if (options.fallthrough) app.use(options.fallthrough)
+  return app
+}
+
+function routes(accounts: Accounts): Router {
+  const router = new Router()
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = { ok: true }
+  })
+  router.get('/', async (ctx) => {
+    if (!ctx.state.user) return ctx.redirect('/login')
+    await ctx.render('home')
+  })
+  router.get('/login', async (ctx) => {
+    if (ctx.state.user) return ctx.redirect('/')
+    await ctx.render('login', { error: undefined, email: '' })
+  })
+  router.post('/login', sameOrigin, bodyParser({ enableTypes: ['form'], formLimit: '4kb' }), async (ctx) => {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>
+    const email = typeof body['email'] === 'string' ? body['email'] : ''
+    const password = typeof body['password'] === 'string' ? body['password'] : ''
+    const account = accounts.verify(email, password)
+    if (!account) {
+      ctx.status = 401
+      await ctx.render('login', { error: 'Wrong email or password.', email })
+      return
+    }
+    // A fresh session object: nothing from before the login carries over.
+    ctx.session = null
+    ctx.session = { uid: account.id } as never
+    ctx.redirect('/')
+  })
+  router.post('/logout', sameOrigin, (ctx) => {
+    ctx.session = null
+    ctx.redirect('/login')
+  })
+  return router
+}
+
+/** Refuses state-changing requests a browser marks as cross-site. */
+const sameOrigin: Middleware = async (ctx, next) => {
+  const site = ctx.get('sec-fetch-site')
+  if (site && site !== 'same-origin' && site !== 'none') ctx.throw(403, 'cross-site request refused')
+  await next()
+}
+
+function requestLog(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    const started = performance.now()
+    try {
+      await next()
+    } finally {
+      // The path only: a query string is user input and never logged.
+      logger.info(
+        { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
+        'request',
+      )
+    }
+  }
+}
+
+function errorPage(logger: Logger, dev: boolean): Middleware {
+  return async (ctx: Context, next) => {
+    try {
+      await next()
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 500
+      if (status < 500) throw error
+      logger.error({ code: (error as { code?: string }).code, err: dev ? error : undefined }, 'render failed')
+      ctx.status = 500
+      ctx.set('Cache-Control', 'no-store')
+      ctx.type = 'text/plain'
+      ctx.body = dev ? `Render failed:\n\n${(error as Error).message}` : 'Internal Server Error'
+    }
+  }
+}

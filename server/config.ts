@@ -1,0 +1,99 @@
+/**
+ * The demo server's configuration, from the SPEC's fixed environment names.
+ * A vendor whose secret is unset is served by its built-in local stub,
+ * started here in-process, so a fresh checkout works with no setup.
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import {
+  carameloFromEnv,
+  returningFromEnv,
+  type CarameloOptions,
+  type ReturningOptions,
+} from '../plugin/runtime/index.ts'
+import { startCarameloStub, startReturningStub } from '../stubs/index.ts'
+
+type Env = Record<string, string | undefined>
+
+export interface ServerConfig {
+  host: string
+  port: number
+  sessionKeys: string[]
+  demoPassword: string
+  returning: ReturningOptions
+  caramelo: CarameloOptions
+  timeoutMs: number | undefined
+  /** Closes whatever stubs were started. */
+  close(): Promise<void>
+}
+
+/** Reads `.env` from `root` when present; variables already set win, as with dotenv. */
+export function loadDotEnv(root: string): void {
+  const file = path.join(root, '.env')
+  if (existsSync(file)) process.loadEnvFile(file)
+}
+
+function port(env: Env): number {
+  const raw = env['PORT'] ?? '3000'
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TypeError(`PORT must be a port number, got '${raw}'`)
+  return n
+}
+
+function sessionKeys(env: Env, log: Logger): string[] {
+  const keys = (env['SESSION_KEYS'] ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+  if (keys.length) return keys
+  // Placeholder until the session work (issue 5) decides production's policy:
+  // an unset SESSION_KEYS gets a random key, so sessions end at restart.
+  log.warn('SESSION_KEYS is unset: using a random key for this run (sessions end when the server stops)')
+  return [randomBytes(32).toString('base64url')]
+}
+
+/** Resolves the configuration, starting a local stub for every vendor without a secret. */
+export async function loadConfig(env: Env, log: Logger): Promise<ServerConfig> {
+  const closers: (() => Promise<void>)[] = []
+  let returning = returningFromEnv(env)
+  if (!returning) {
+    const apiKey = randomBytes(24).toString('base64url')
+    const stub = await startReturningStub({ apiKey, communityId: env['WIDGET_COMMUNITY_ID'] || 'demo-community' })
+    closers.push(() => stub.close())
+    returning = {
+      baseUrl: stub.url,
+      apiKey,
+      communityId: env['WIDGET_COMMUNITY_ID'] || 'demo-community',
+      widgetType: 'store',
+      widgetId: env['WIDGET_ID'] || 'demo-store',
+    }
+    log.info({ vendor: 'returning', url: stub.url }, 'WIDGET_API_KEY is unset: Returning.AI is the built-in local stub')
+  }
+  let caramelo = carameloFromEnv(env)
+  if (!caramelo) {
+    const secretToken = randomBytes(24).toString('base64url')
+    const projectId = env['CARAMELO_PROJECT_ID'] || 'demo-project'
+    const stub = await startCarameloStub({ secretToken, projectId })
+    closers.push(() => stub.close())
+    caramelo = { apiUrl: stub.apiUrl, sdkUrl: stub.sdkUrl, projectId, secretToken }
+    log.info(
+      { vendor: 'caramelo', url: stub.apiUrl },
+      'CARAMELO_SECRET_TOKEN is unset: Caramelo AI is the built-in local stub',
+    )
+  }
+  const timeout = env['EMBEDS_TIMEOUT_MS']
+  return {
+    host: env['HOST'] || '127.0.0.1',
+    port: port(env),
+    sessionKeys: sessionKeys(env, log),
+    demoPassword: env['DEMO_PASSWORD'] || 'demo-password',
+    returning,
+    caramelo,
+    timeoutMs: timeout ? Number(timeout) : undefined,
+    close: async () => {
+      await Promise.all(closers.map((c) => c()))
+    },
+  }
+}

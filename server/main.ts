@@ -1,0 +1,160 @@
+/**
+ * Starts the demo server: `--dev` runs Vite in middleware mode (HMR, templates
+ * compiled on request); without it the production build in `dist/` is served.
+ */
+import { existsSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { send } from '@koa/send'
+import type { Middleware } from 'koa'
+import { pino, type Logger } from 'pino'
+import type { TemplateMap } from '../plugin/runtime/index.ts'
+import { demoAccounts } from './accounts.ts'
+import { createApp } from './app.ts'
+import { buildAssets, devAssets, type AssetTags } from './assets.ts'
+import { loadConfig, loadDotEnv } from './config.ts'
+
+/** The project root: the nearest folder above this file holding a package.json. */
+function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir)
+    if (up === dir) throw new Error('cannot find the project root (no package.json above server/main)')
+    dir = up
+  }
+  return dir
+}
+
+interface Frontend {
+  templates: () => Promise<TemplateMap>
+  assets: AssetTags
+  fallthrough: Middleware
+  close(): Promise<void>
+}
+
+async function devFrontend(root: string, httpServer: Server): Promise<Frontend> {
+  const { createServer } = await import('vite')
+  // HMR's WebSocket shares our port instead of opening Vite's default 24678,
+  // so several dev servers (and the e2e suite) can run side by side.
+  const vite = await createServer({
+    root,
+    server: { middlewareMode: true, hmr: { server: httpServer } },
+    appType: 'custom',
+  })
+  const runner = vite.environments['ssr'] as unknown as {
+    runner: { import(id: string): Promise<{ default: TemplateMap }> }
+  }
+  return {
+    templates: async () => (await runner.runner.import('virtual:eta-embeds/templates')).default,
+    assets: devAssets(),
+    fallthrough: (ctx, next) => {
+      // Only Vite's own and the client's URLs reach Vite: it would otherwise
+      // serve any file under the root, server sources included.
+      if (!/^\/(@|client\/|node_modules\/)/.test(ctx.path)) return next()
+      return connectToKoa(vite.middlewares, ctx, next)
+    },
+    close: () => vite.close(),
+  }
+}
+
+function connectToKoa(
+  handler: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void,
+  ctx: Parameters<Middleware>[0],
+  next: () => Promise<void>,
+): Promise<void> {
+  return new Promise<boolean>((resolve, reject) => {
+    ctx.res.once('finish', () => resolve(true))
+    handler(ctx.req, ctx.res, (err) => {
+      if (err) reject(err instanceof Error ? err : new Error('Vite middleware failed', { cause: err }))
+      else resolve(false)
+    })
+  }).then((handled) => {
+    if (!handled) return next()
+    ctx.respond = false
+  })
+}
+
+async function buildFrontend(root: string): Promise<Frontend> {
+  const clientDir = path.join(root, 'dist', 'client')
+  const serverEntry = path.join(root, 'dist', 'server', 'templates.js')
+  const mod = (await import(pathToFileURL(serverEntry).href)) as { default: TemplateMap }
+  return {
+    templates: () => Promise.resolve(mod.default),
+    assets: buildAssets(clientDir),
+    fallthrough: async (ctx, next) => {
+      if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !ctx.path.startsWith('/assets/')) {
+        await next()
+        return
+      }
+      // Hashed file names: safe to cache for a year.
+      await send(ctx, ctx.path, { root: clientDir, immutable: true, maxage: 365 * 24 * 3600 * 1000 })
+    },
+    close: () => Promise.resolve(),
+  }
+}
+
+export interface RunningServer {
+  url: string
+  close(): Promise<void>
+}
+
+/** Starts the server and resolves once it listens. */
+export async function start({ dev, logger }: { dev: boolean; logger: Logger }): Promise<RunningServer> {
+  const root = projectRoot()
+  loadDotEnv(root)
+  const config = await loadConfig(process.env, logger)
+  const server = createServer()
+  const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
+  const app = createApp({
+    accounts: demoAccounts(config.demoPassword),
+    sessionKeys: config.sessionKeys,
+    embeds: { returning: config.returning, caramelo: config.caramelo, timeoutMs: config.timeoutMs, logger },
+    templates: frontend.templates,
+    assets: frontend.assets,
+    fallthrough: frontend.fallthrough,
+    logger,
+    dev,
+  })
+  const handle = app.callback()
+  server.on('request', (req, res) => void handle(req, res))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.port, config.host, () => resolve())
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  logger.info({ url, mode: dev ? 'development' : 'production' }, `demo listening on ${url}`)
+  return {
+    url,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeAllConnections()
+      await frontend.close()
+      await config.close()
+    },
+  }
+}
+
+/** Runs the server until SIGINT/SIGTERM: `--dev` for development, else production. */
+export async function runCli(argv: string[]): Promise<void> {
+  const dev = argv.includes('--dev')
+  if (!dev) process.env['NODE_ENV'] ??= 'production'
+  const logger = pino({ name: 'demo' })
+  const running = await start({ dev, logger })
+  const stop = (): void => {
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+const isMain = process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url
+if (isMain) await runCli(process.argv.slice(2))
