@@ -1,0 +1,77 @@
+/**
+ * The whole chain in a real browser: log in, and both vendor widgets work
+ * with tokens minted for this user by the server.
+ */
+import { chatbot, expect, test, widgetStatus } from './fixtures.ts'
+
+test('an anonymous visitor is sent to the login page and no vendor is called', async ({ page, stack }) => {
+  const before = stack.returning.received.length + stack.caramelo.received.length
+  await page.goto('/')
+  await expect(page).toHaveURL(/\/login$/)
+  await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible()
+  expect(stack.returning.received.length + stack.caramelo.received.length).toBe(before)
+})
+
+test('alice sees the widget signed in as herself and the chatbot greets her', async ({ page, stack, login }) => {
+  const violations: string[] = []
+  page.on('console', (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text())
+  })
+  await login('alice@example.com')
+
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Alice!')
+  await expect(widgetStatus(page)).toHaveText('Signed in as alice@example.com')
+  await expect(chatbot(page)).toHaveText('Hi Alice! How can I help?')
+  // The client bundle ran: the page's CSP admits our own scripts too.
+  await expect(page.locator('html')).toHaveAttribute('data-client', 'ready')
+
+  const signin = stack.returning.received.filter((r) => r.path === '/widget/e2e-community/signin').at(-1)
+  expect(signin?.headers['email']).toBe('alice@example.com')
+  const auth = stack.caramelo.received.filter((r) => r.path.endsWith('/intranet-auth')).at(-1)
+  expect(JSON.parse(auth?.body ?? '{}')).toMatchObject({ email: 'alice@example.com', name: 'Alice', lang: 'en' })
+  expect(stack.caramelo.sockets.at(-1)?.accepted).toBe(true)
+  expect(violations).toEqual([])
+})
+
+test('bob gets his own tokens, and a reload mints a new chatbot token', async ({ page, stack, login }) => {
+  await login('bob@example.com')
+  await expect(widgetStatus(page)).toHaveText('Signed in as bob@example.com')
+  await expect(chatbot(page)).toHaveText('Hi Bob! How can I help?')
+  const first = stack.caramelo.minted.at(-1)?.token
+
+  await page.reload()
+  await expect(chatbot(page)).toHaveText('Hi Bob! How can I help?')
+  const second = stack.caramelo.minted.at(-1)?.token
+  expect(second).toBeDefined()
+  expect(second).not.toBe(first)
+  expect(stack.caramelo.minted.at(-1)?.externalCustomerId).toBe('usr_bob_9d7e40')
+})
+
+test('a wrong password is refused with a message', async ({ page }) => {
+  await page.goto('/login')
+  await page.getByLabel('Email').fill('alice@example.com')
+  await page.getByLabel('Password').fill('not-the-password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await expect(page.getByRole('alert')).toHaveText('Wrong email or password.')
+  await expect(page).toHaveURL(/\/login$/)
+})
+
+test('logging out ends the session', async ({ page, login }) => {
+  await login('alice@example.com')
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await expect(page).toHaveURL(/\/login$/)
+  await page.goto('/')
+  await expect(page).toHaveURL(/\/login$/)
+})
+
+test('the home page is not stored and carries a per-response CSP nonce', async ({ page, login }) => {
+  await login('alice@example.com')
+  const first = await page.request.get('/')
+  const second = await page.request.get('/')
+  expect(first.headers()['cache-control']).toBe('no-store')
+  expect(first.headers()['vary']).toMatch(/cookie/i)
+  expect(first.headers()['referrer-policy']).toBe('no-referrer')
+  const nonce = (csp: string | undefined) => /'nonce-([^']+)'/.exec(csp ?? '')?.[1]
+  expect(nonce(first.headers()['content-security-policy'])).toBeTruthy()
+  expect(nonce(first.headers()['content-security-policy'])).not.toBe(nonce(second.headers()['content-security-policy']))
+})

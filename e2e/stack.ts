@@ -1,0 +1,113 @@
+/**
+ * One running stack for a test worker: both vendor stubs with canary secrets,
+ * and the demo server (dev or production mode) configured to use them as if
+ * they were the real vendors. Everything is closed when the worker ends.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startCarameloStub, startReturningStub, type CarameloStub, type ReturningStub } from '../stubs/index.ts'
+
+export type Mode = 'dev' | 'prod'
+
+/** Values that must never reach a browser, a log line or `dist/` (SPEC invariant 1). */
+export const CANARIES = {
+  apiKey: 'canary-api-key-5b0d9e7c41a8',
+  secretToken: 'canary-secret-token-c3f19a62e0b7',
+  sessionKey: 'canary-session-key-8e2d47b1f6c5',
+} as const
+
+export interface Stack {
+  url: string
+  mode: Mode
+  returning: ReturningStub
+  caramelo: CarameloStub
+  /** Every line the server wrote to stdout and stderr so far. */
+  logs: string[]
+  close(): Promise<void>
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+function command(mode: Mode): [string, string[]] {
+  return mode === 'dev'
+    ? [process.execPath, ['--import', 'tsx', 'server/main.ts', '--dev']]
+    : [process.execPath, ['dist/node/server/main.js']]
+}
+
+/** Starts stubs and server; resolves once the server says where it listens. */
+export async function startStack(mode: Mode): Promise<Stack> {
+  const returning = await startReturningStub({ apiKey: CANARIES.apiKey, communityId: 'e2e-community' })
+  const caramelo = await startCarameloStub({ secretToken: CANARIES.secretToken, projectId: 'e2e-project' })
+  const env = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    HOST: '127.0.0.1',
+    PORT: '0',
+    SESSION_KEYS: CANARIES.sessionKey,
+    WIDGET_BASE_URL: returning.url,
+    WIDGET_API_KEY: CANARIES.apiKey,
+    WIDGET_COMMUNITY_ID: 'e2e-community',
+    WIDGET_ID: 'e2e-store',
+    WIDGET_TYPE: 'store',
+    CARAMELO_API_URL: caramelo.apiUrl,
+    CARAMELO_SDK_URL: caramelo.sdkUrl,
+    CARAMELO_PROJECT_ID: 'e2e-project',
+    CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
+  }
+  const [bin, args] = command(mode)
+  const child = spawn(bin, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const logs: string[] = []
+  const url = await listeningUrl(child, logs)
+  return {
+    url,
+    mode,
+    returning,
+    caramelo,
+    logs,
+    close: async () => {
+      await stop(child)
+      await Promise.all([returning.close(), caramelo.close()])
+    },
+  }
+}
+
+function listeningUrl(child: ChildProcess, logs: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${logs.join('\n')}`)), 60_000)
+    const onLine = (line: string): void => {
+      logs.push(line)
+      const url = /"url":"(http:\/\/[^"]+)","mode"/.exec(line)?.[1]
+      if (url) {
+        clearTimeout(timer)
+        resolve(url)
+      }
+    }
+    collectLines(child.stdout, onLine)
+    collectLines(child.stderr, onLine)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`))
+    })
+  })
+}
+
+function collectLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  let buffered = ''
+  stream?.setEncoding('utf8')
+  stream?.on('data', (chunk: string) => {
+    buffered += chunk
+    const lines = buffered.split('\n')
+    buffered = lines.pop() ?? ''
+    for (const line of lines) onLine(line)
+  })
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(timer)
+}
