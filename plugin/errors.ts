@@ -16,10 +16,7 @@ export type CompileErrorCode =
 
 /** Codes raised while rendering a page (request time). */
 export type RenderErrorCode =
-  | 'ERR_ATTRIBUTE_VALUE'
-  | 'ERR_DIRECTIVE_DUPLICATE'
-  | 'ERR_CONFIG'
-  | 'ERR_TEMPLATE_NOT_FOUND'
+  'ERR_ATTRIBUTE_VALUE' | 'ERR_DIRECTIVE_DUPLICATE' | 'ERR_CONFIG' | 'ERR_TEMPLATE_NOT_FOUND'
 
 /** Codes for a vendor call that did not produce a usable answer. */
 export type VendorErrorCode =
@@ -79,12 +76,7 @@ export class VendorError extends EmbedsError {
   declare readonly code: VendorErrorCode
   readonly vendor: string
   readonly status: number | undefined
-  constructor(
-    vendor: string,
-    code: VendorErrorCode,
-    message: string,
-    options?: { cause?: unknown; status?: number },
-  ) {
+  constructor(vendor: string, code: VendorErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
     super(code, message, options)
     this.vendor = vendor
     this.status = options?.status

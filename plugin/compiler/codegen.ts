@@ -65,8 +65,14 @@ function checkSingleChatbot(directives: Directive[], map: LineMap, file: string)
   const chatbots = directives.filter((d) => d.name === 'caramelo')
   const second = chatbots[1]
   if (second) {
-    throw compileError('ERR_DIRECTIVE_DUPLICATE', 'second <<caramelo>> in one template', map, file, second.start,
-      'a page can hold at most one chatbot')
+    throw compileError(
+      'ERR_DIRECTIVE_DUPLICATE',
+      'second <<caramelo>> in one template',
+      map,
+      file,
+      second.start,
+      'a page can hold at most one chatbot',
+    )
   }
 }
 
@@ -76,10 +82,9 @@ function toEtaSource(source: string, segments: Segment[]): string {
     .map((s) => {
       if (s.kind !== 'directive') return s.text
       // A directive's first line holds at least `<<widget`: NUL and the index fit on it.
-      // eslint-disable-next-line no-control-regex -- U+0001 is the mark's filler, by design
       const chars = source.slice(s.start, s.end).replace(/[^\n]/g, '\u0001').split('')
-      chars.splice(0, 0, '\u0000', ...String(index++))
-      chars.length = s.end - s.start
+      const id = String(index++)
+      chars.splice(0, id.length + 1, '\u0000', ...id)
       chars[chars.length - 1] = '\u0000'
       return chars.join('')
     })
@@ -95,8 +100,15 @@ function etaBody(source: string, isAsync: boolean, map: LineMap, file: string): 
     const reason = error.message.split(' at line ')[0] ?? error.message
     const line = Number(at?.[1] ?? 1)
     const column = Number(at?.[2] ?? 1)
-    throw compileError('ERR_ETA_SYNTAX', `Eta syntax error: ${reason}`, map, file, offsetOf(map, line, column),
-      undefined, error)
+    throw compileError(
+      'ERR_ETA_SYNTAX',
+      `Eta syntax error: ${reason}`,
+      map,
+      file,
+      offsetOf(map, line, column),
+      undefined,
+      error,
+    )
   }
 }
 
@@ -139,8 +151,15 @@ function checkSyntax(body: string, context: SyntaxContext, map: LineMap, file: s
   const error = syntaxError(body, context.isAsync)
   if (!error) return
   const { offset, hint } = locateSyntaxError(context, map.source.length)
-  throw compileError('ERR_ETA_SYNTAX', `JavaScript syntax error in a tag or {expression}: ${error.message}`,
-    map, file, offset, hint, error)
+  throw compileError(
+    'ERR_ETA_SYNTAX',
+    `JavaScript syntax error in a tag or {expression}: ${error.message}`,
+    map,
+    file,
+    offset,
+    hint,
+    error,
+  )
 }
 
 function syntaxError(body: string, isAsync: boolean): SyntaxError | undefined {
@@ -210,4 +229,3 @@ function moduleCode(file: string, body: string, infos: DirectiveInfo[], isAsync:
     '',
   ].join('\n')
 }
-

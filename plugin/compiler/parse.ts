@@ -5,12 +5,7 @@
  * (`<% a << b %>`) nor inside an inline `<script>` element, where `<<` is
  * JavaScript's shift operator. `\<<` writes a literal `<<`.
  */
-import {
-  attributeNames,
-  checkAttribute,
-  isDirectiveName,
-  type DirectiveName,
-} from '../directives.ts'
+import { attributeNames, checkAttribute, isDirectiveName, type DirectiveName } from '../directives.ts'
 import type { CompileError, CompileErrorCode } from '../errors.ts'
 import { compileError, LineMap } from './location.ts'
 
@@ -134,8 +129,12 @@ class Parser {
     const start = this.pos
     const name = this.readName(start + 2) ?? ''
     if (!isDirectiveName(name)) {
-      throw this.fail('ERR_DIRECTIVE_UNKNOWN', `unknown directive '<<${name}>>'`, start + 2,
-        "known: widget, caramelo; write '\\<<' for a literal '<<'")
+      throw this.fail(
+        'ERR_DIRECTIVE_UNKNOWN',
+        `unknown directive '<<${name}>>'`,
+        start + 2,
+        "known: widget, caramelo; write '\\<<' for a literal '<<'",
+      )
     }
     this.pos = start + 2 + name.length
     const attributes: Attribute[] = []
@@ -158,8 +157,12 @@ class Parser {
       throw this.fail('ERR_DIRECTIVE_UNCLOSED', `unclosed directive '<<${name}'`, start, "end it with '>>'")
     }
     if (gap === 0 || !/[A-Za-z]/.test(at)) {
-      throw this.fail('ERR_DIRECTIVE_UNCLOSED', `unexpected ${JSON.stringify(at)} in '<<${name}>>'`, this.pos,
-        "attributes look like name=\"value\" or name={expression}; the directive ends with '>>'")
+      throw this.fail(
+        'ERR_DIRECTIVE_UNCLOSED',
+        `unexpected ${JSON.stringify(at)} in '<<${name}>>'`,
+        this.pos,
+        'attributes look like name="value" or name={expression}; the directive ends with \'>>\'',
+      )
     }
     return false
   }
@@ -170,15 +173,23 @@ class Parser {
     this.pos += name.length
     const known = attributeNames(directive)
     if (!known.includes(name)) {
-      throw this.fail('ERR_ATTRIBUTE_UNKNOWN', `unknown attribute '${name}' on <<${directive}>>`, offset,
-        `known: ${known.join(', ')}`)
+      throw this.fail(
+        'ERR_ATTRIBUTE_UNKNOWN',
+        `unknown attribute '${name}' on <<${directive}>>`,
+        offset,
+        `known: ${known.join(', ')}`,
+      )
     }
     if (seen.some((a) => a.name === name)) {
       throw this.fail('ERR_ATTRIBUTE_DUPLICATE', `duplicate attribute '${name}' on <<${directive}>>`, offset)
     }
     if (this.src[this.pos] !== '=') {
-      throw this.fail('ERR_ATTRIBUTE_VALUE', `missing value for '${name}' on <<${directive}>>`, offset,
-        `write ${name}="…" or ${name}={expression}`)
+      throw this.fail(
+        'ERR_ATTRIBUTE_VALUE',
+        `missing value for '${name}' on <<${directive}>>`,
+        offset,
+        `write ${name}="…" or ${name}={expression}`,
+      )
     }
     this.pos++
     const value = this.attributeValue(directive, name)
@@ -194,15 +205,23 @@ class Parser {
       const value = this.src.slice(at + 1, close)
       const problem = checkAttribute(directive, name, value)
       if (problem) {
-        throw this.fail('ERR_ATTRIBUTE_VALUE', `bad value ${JSON.stringify(value)} for '${name}' on <<${directive}>>`,
-          at + 1, problem)
+        throw this.fail(
+          'ERR_ATTRIBUTE_VALUE',
+          `bad value ${JSON.stringify(value)} for '${name}' on <<${directive}>>`,
+          at + 1,
+          problem,
+        )
       }
       this.pos = close + 1
       return { kind: 'literal', value }
     }
     if (open === '{') return { kind: 'expression', code: this.expression(directive, name) }
-    throw this.fail('ERR_ATTRIBUTE_VALUE', `missing value for '${name}' on <<${directive}>>`, at,
-      `write ${name}="…" or ${name}={expression}`)
+    throw this.fail(
+      'ERR_ATTRIBUTE_VALUE',
+      `missing value for '${name}' on <<${directive}>>`,
+      at,
+      `write ${name}="…" or ${name}={expression}`,
+    )
   }
 
   /** Reads `{ … }` with balanced braces, strings skipped; returns the code between the braces. */
@@ -221,8 +240,12 @@ class Parser {
       i++
     }
     if (i >= this.src.length) {
-      throw this.fail('ERR_DIRECTIVE_UNCLOSED', `unclosed expression of '${name}' on <<${directive}>>`, open,
-        "balance the braces: name={it.value}")
+      throw this.fail(
+        'ERR_DIRECTIVE_UNCLOSED',
+        `unclosed expression of '${name}' on <<${directive}>>`,
+        open,
+        'balance the braces: name={it.value}',
+      )
     }
     const code = this.src.slice(open + 1, i)
     if (!code.trim()) throw this.fail('ERR_ATTRIBUTE_VALUE', `empty expression for '${name}' on <<${directive}>>`, open)
