@@ -41,11 +41,17 @@ export function etaEmbeds(options: KoaEmbedsOptions): Middleware {
       const nonce = randomBytes(16).toString('base64')
       const templates = await options.templates()
       const locals = options.locals?.(ctx, nonce) ?? {}
-      const html = await renderPage(resolved, templates, name, { ...locals, ...data, nonce }, {
-        user: getUser(ctx),
-        nonce,
-        acceptLanguage: ctx.get('accept-language') || undefined,
-      })
+      const html = await renderPage(
+        resolved,
+        templates,
+        name,
+        { ...locals, ...data, nonce },
+        {
+          user: getUser(ctx),
+          nonce,
+          acceptLanguage: ctx.get('accept-language') || undefined,
+        },
+      )
       setPageHeaders(ctx, nonce, vendorOrigins)
       ctx.type = 'html'
       ctx.body = html

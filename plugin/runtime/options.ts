@@ -58,7 +58,8 @@ export interface EmbedsOptions {
 }
 
 export interface ResolvedEmbedsOptions {
-  returning: Required<Omit<ReturningOptions, 'widgetId'>> & { widgetId: string | undefined; origin: string } | undefined
+  returning:
+    (Required<Omit<ReturningOptions, 'widgetId'>> & { widgetId: string | undefined; origin: string }) | undefined
   caramelo: (Required<Omit<CarameloOptions, 'projectId'>> & { projectId: string | undefined }) | undefined
   timeoutMs: number
   maxResponseBytes: number
@@ -68,7 +69,8 @@ export interface ResolvedEmbedsOptions {
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0) throw new TypeError(`options.${name} must be a positive integer, got ${String(value)}`)
+  if (!Number.isInteger(v) || v <= 0)
+    throw new TypeError(`options.${name} must be a positive integer, got ${String(value)}`)
   return v
 }
 
@@ -129,7 +131,12 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     // is what bounds a page; they only make a dead socket fail sooner.
     dispatcher:
       options.dispatcher ??
-      new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 }),
+      new Agent({
+        connect: { timeout: timeoutMs },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        keepAliveTimeout: 10_000,
+      }),
     logger: options.logger ?? pino({ name: 'eta-embeds' }),
   }
 }

@@ -62,7 +62,10 @@ export async function renderPage(
   page: PageContext,
 ): Promise<string> {
   if (!Object.hasOwn(templates, name)) {
-    throw new RenderError('ERR_TEMPLATE_NOT_FOUND', `no template '${name}' (known: ${Object.keys(templates).join(', ')})`)
+    throw new RenderError(
+      'ERR_TEMPLATE_NOT_FOUND',
+      `no template '${name}' (known: ${Object.keys(templates).join(', ')})`,
+    )
   }
   const eta = engineFor(templates)
   const scope = new RenderScope(options, eta, page)
@@ -89,7 +92,10 @@ class RenderScope {
   /** Called by compiled templates where a directive stands; returns its placeholder at once. */
   embed(info: DirectiveInfo, dynamic: Record<string, unknown>, it: object): string {
     if (info.name === 'caramelo' && ++this.chatbots > 1) {
-      throw new RenderError('ERR_DIRECTIVE_DUPLICATE', `second <<caramelo>> on one page at ${info.loc} (a page can hold at most one chatbot)`)
+      throw new RenderError(
+        'ERR_DIRECTIVE_DUPLICATE',
+        `second <<caramelo>> on one page at ${info.loc} (a page can hold at most one chatbot)`,
+      )
     }
     const attrs = { ...info.attributes, ...validated(info, dynamic) }
     const resolving = this.resolve(info, attrs, it)
@@ -120,6 +126,8 @@ class RenderScope {
       return await this.call(info.name, attrs, ctx)
     } catch (error) {
       if (error instanceof RenderError) throw error
+      // The page itself failed and cancelled this call: not a vendor failure.
+      if (this.cancelled.signal.aborted) return ''
       this.options.logger.warn(
         {
           vendor: (error as { vendor?: string }).vendor ?? info.name,
@@ -158,7 +166,10 @@ function validated(info: DirectiveInfo, dynamic: Record<string, unknown>): Recor
     const problem = checkAttribute(info.name, name, value)
     if (problem) {
       const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
-      throw new RenderError('ERR_ATTRIBUTE_VALUE', `bad value ${shown} for '${name}' on <<${info.name}>> at ${info.loc} (${problem})`)
+      throw new RenderError(
+        'ERR_ATTRIBUTE_VALUE',
+        `bad value ${shown} for '${name}' on <<${info.name}>> at ${info.loc} (${problem})`,
+      )
     }
     out[name] = value as string
   }

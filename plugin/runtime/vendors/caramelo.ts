@@ -28,8 +28,11 @@ export async function resolveChatbot(
   if (!projectId) {
     throw new RenderError('ERR_CONFIG', "<<caramelo>> has no 'project' and CARAMELO_PROJECT_ID is not set")
   }
-  const lang = attrs.lang ?? (ctx.user.lang && LANG.test(ctx.user.lang) ? ctx.user.lang : undefined) ??
-    preferredLanguage(ctx.acceptLanguage) ?? 'en'
+  const lang =
+    attrs.lang ??
+    (ctx.user.lang && LANG.test(ctx.user.lang) ? ctx.user.lang : undefined) ??
+    preferredLanguage(ctx.acceptLanguage) ??
+    'en'
   const answer = await vendorRequest({
     vendor: VENDOR,
     dispatcher: shared.dispatcher,

@@ -40,6 +40,10 @@ export async function resolveWidget(
   )
   const pageUrl = new URL(documentUrl)
   pageUrl.searchParams.set('color', attrs.color ?? 'light')
+  if (!HEADER_SAFE_EMAIL.test(ctx.user.email)) {
+    // Refused before any call (the page included): the value would travel in the `email` header.
+    throw new VendorError(VENDOR, 'ERR_VENDOR_INPUT', "the user's email cannot be sent in an HTTP header")
+  }
   // The sign-in and the page do not depend on each other: ask for both at once.
   const [token, page] = await Promise.all([signIn(config, shared, ctx), fetchPage(shared, pageUrl, ctx.signal)])
   const html = withBaseAndNonce(injectToken(page, token), documentUrl.href, ctx.nonce)
@@ -53,10 +57,6 @@ export async function resolveWidget(
 }
 
 async function signIn(config: Config, shared: Shared, ctx: ResolveContext): Promise<string> {
-  if (!HEADER_SAFE_EMAIL.test(ctx.user.email)) {
-    // Refused before any call: the value would travel in the `email` header.
-    throw new VendorError(VENDOR, 'ERR_VENDOR_INPUT', "the user's email cannot be sent in an HTTP header")
-  }
   const answer = await vendorRequest({
     vendor: VENDOR,
     dispatcher: shared.dispatcher,
@@ -104,7 +104,11 @@ async function fetchPage(shared: Shared, url: URL, signal: AbortSignal): Promise
 export function injectToken(page: string, token: string): string {
   const found = page.match(PLACEHOLDER)?.length ?? 0
   if (found !== 1) {
-    throw new VendorError(VENDOR, 'ERR_VENDOR_PLACEHOLDER', `${VENDOR} widget page has ${found} token placeholders, expected 1`)
+    throw new VendorError(
+      VENDOR,
+      'ERR_VENDOR_PLACEHOLDER',
+      `${VENDOR} widget page has ${found} token placeholders, expected 1`,
+    )
   }
   return page.replace(PLACEHOLDER, (_match, gap: string) => `token${gap}${jsStringLiteral(token)}`)
 }

@@ -1,0 +1,263 @@
+import { MockAgent } from 'undici'
+import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { RenderError } from '../errors.ts'
+import { resolveOptions, type EmbedsOptions } from './options.ts'
+import { renderPage, type TemplateMap } from './render.ts'
+import {
+  compileTemplates,
+  decodeAttribute,
+  recordingLogger,
+  TEST_NONCE,
+  TEST_USER,
+  TEST_VENDORS,
+} from './test-helpers.ts'
+import type { EmbedsUser } from './user.ts'
+
+const { baseUrl: WIDGETS, communityId: COMMUNITY } = TEST_VENDORS.returning
+const { apiUrl: CARAMELO, projectId: PROJECT } = TEST_VENDORS.caramelo
+const SIGNIN = { path: `/widget/${COMMUNITY}/signin`, method: 'POST' }
+const AUTH = { path: `/api/chatbox/project/${PROJECT}/intranet-auth`, method: 'POST' }
+const HTML = { headers: { 'content-type': 'text/html' } }
+const WIDGET_PAGE = '<html><head></head><body><script>init({ token: "" })</script></body></html>'
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.YWxpY2Utc2lnbmF0dXJl'
+const CHAT_TOKEN = 'rtat_alice_0123456789'
+
+let agent: MockAgent
+let logger: ReturnType<typeof recordingLogger>
+
+beforeEach(() => {
+  agent = new MockAgent()
+  agent.disableNetConnect()
+  logger = recordingLogger()
+})
+
+afterEach(async () => {
+  try {
+    agent.assertNoPendingInterceptors()
+  } finally {
+    await agent.close()
+  }
+})
+
+function render(
+  templates: TemplateMap,
+  data: object,
+  user: EmbedsUser | undefined,
+  options: Partial<EmbedsOptions> = {},
+): Promise<string> {
+  const resolved = resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger, timeoutMs: 2000, ...options })
+  return renderPage(resolved, templates, 'home', data, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
+}
+
+/** Makes a mocked answer wait until `count` requests have arrived: calls made one after another never get there. */
+function gate(count: number) {
+  const arrived: string[] = []
+  let open: () => void = () => undefined
+  const allArrived = new Promise<void>((resolve) => (open = resolve))
+  const answer = (name: string, body: string) =>
+    (() => {
+      arrived.push(name)
+      if (arrived.length === count) open()
+      return allArrived.then(() => body)
+    }) as unknown as MockInterceptor.MockResponseDataHandler
+  return { arrived, answer }
+}
+
+describe('renderPage: directives resolve together', () => {
+  it("has all of a page's vendor calls in flight before any answers", async () => {
+    const templates = await compileTemplates({ home: '<main><<widget>></main>\n<<caramelo>>' })
+    const { arrived, answer } = gate(3)
+    agent
+      .get(WIDGETS)
+      .intercept(SIGNIN)
+      .reply(200, answer('signin', JSON.stringify({ token: JWT })))
+    agent
+      .get(WIDGETS)
+      .intercept({ path: '/store/w1?color=light', method: 'GET' })
+      .reply(200, answer('page', WIDGET_PAGE), HTML)
+    agent
+      .get(CARAMELO)
+      .intercept(AUTH)
+      .reply(200, answer('caramelo', JSON.stringify({ real_time_access_token: CHAT_TOKEN })))
+
+    const html = await render(templates, {}, TEST_USER)
+
+    expect(arrived.sort()).toEqual(['caramelo', 'page', 'signin'])
+    expect(html).toMatch(/^<main><iframe [^]*<\/iframe><\/main>\n<script nonce="[^"]+">var carameloaiChatbot = /)
+    expect(logger.lines).toEqual([])
+  })
+
+  it('resolves directives reached in loops, partials and layouts, each in its place', async () => {
+    const templates = await compileTemplates({
+      home: "<% layout('layout') %><% for (const id of it.ids) { %><section><<widget id={id}>></section><% } %>",
+      layout: "<body><%~ it.body %><%~ include('partials/chat') %></body>",
+      'partials/chat': '<aside><<caramelo>></aside>',
+    })
+    for (const id of ['a1', 'b2']) {
+      agent.get(WIDGETS).intercept(SIGNIN).reply(200, { token: JWT })
+      agent
+        .get(WIDGETS)
+        .intercept({ path: `/store/${id}?color=light`, method: 'GET' })
+        .reply(200, WIDGET_PAGE.replace('<body>', `<body data-id="${id}">`), HTML)
+    }
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: CHAT_TOKEN })
+
+    const html = await render(templates, { ids: ['a1', 'b2'] }, TEST_USER)
+
+    const sections = [...html.matchAll(/<section><iframe [^>]*srcdoc="([^"]*)"><\/iframe><\/section>/g)]
+    expect(sections.map((m) => /data-id="(\w+)"/.exec(decodeAttribute(m[1] ?? ''))?.[1])).toEqual(['a1', 'b2'])
+    expect(html).toMatch(/^<body><section>/)
+    expect(html).toMatch(
+      /<aside><script nonce="[^"]+">var carameloaiChatbot = [^<]*<\/script><script [^>]*><\/script><\/aside><\/body>$/,
+    )
+    expect(html).not.toContain('\u0000')
+  })
+
+  it("puts each user's tokens in that user's page only", async () => {
+    const templates = await compileTemplates({ home: '<<widget>><<caramelo>>' })
+    const bob = { id: 'user-7', email: 'bob@example.com', name: 'Bob' }
+    const bobJwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.Ym9iLXNpZ25hdHVyZQ'
+    for (const [user, jwt, chat] of [
+      [TEST_USER, JWT, CHAT_TOKEN],
+      [bob, bobJwt, 'rtat_bob_9876543210'],
+    ] as const) {
+      agent
+        .get(WIDGETS)
+        .intercept({ ...SIGNIN, headers: { email: user.email } })
+        .reply(200, { token: jwt })
+      agent.get(WIDGETS).intercept({ path: '/store/w1?color=light', method: 'GET' }).reply(200, WIDGET_PAGE, HTML)
+      agent
+        .get(CARAMELO)
+        .intercept({ ...AUTH, body: (body) => (JSON.parse(body) as { email: string }).email === user.email })
+        .reply(200, { real_time_access_token: chat })
+    }
+
+    const alicePage = await render(templates, {}, TEST_USER)
+    const bobPage = await render(templates, {}, bob)
+
+    expect(alicePage).toContain(JWT)
+    expect(alicePage).toContain(CHAT_TOKEN)
+    expect(bobPage).toContain(bobJwt)
+    expect(bobPage).toContain('rtat_bob_9876543210')
+    expect(bobPage).not.toContain(JWT)
+    expect(bobPage).not.toContain(CHAT_TOKEN)
+    expect(alicePage).not.toContain(bobJwt)
+  })
+})
+
+describe('renderPage: anonymous requests', () => {
+  it('renders every fallback (partial or nothing) and calls no vendor', async () => {
+    const templates = await compileTemplates({
+      home: '[<<widget fallback="partials/w">>][<<widget>>][<<caramelo fallback="partials/c">>]',
+      'partials/w': 'W:<%= it.greeting %>',
+      'partials/c': 'C',
+    })
+    const dispatch = vi.spyOn(agent, 'dispatch')
+
+    await expect(render(templates, { greeting: 'hi' }, undefined)).resolves.toBe('[W:hi][][C]')
+
+    expect(dispatch).not.toHaveBeenCalled()
+    expect(logger.lines).toEqual([])
+  })
+})
+
+describe('renderPage: errors in the page itself', () => {
+  it('validates {expression} values at render time, naming the template location', async () => {
+    const templates = await compileTemplates({ home: '<p>\n  <<widget id={it.bad}>>' })
+
+    const rendering = render(templates, { bad: '../x' }, undefined)
+
+    await expect(rendering).rejects.toThrow(RenderError)
+    await expect(rendering).rejects.toThrow(
+      `bad value "../x" for 'id' on <<widget>> at templates/home.eta:2:3 (expected letters, digits, _ or - (at most 64))`,
+    )
+    await expect(rendering).rejects.toMatchObject({ code: 'ERR_ATTRIBUTE_VALUE' })
+  })
+
+  it.each([
+    ['a number', { bad: 42 }, 'expected a string, got number'],
+    ['undefined', {}, 'expected a string, got undefined'],
+    ['null', { bad: null }, 'expected a string, got null'],
+    ['a color outside the list', { bad: 'red' }, 'expected one of light, dark'],
+  ])('refuses %s as a dynamic value before any vendor call', async (_name, data, reason) => {
+    const templates = await compileTemplates({ home: '<<widget color={it.bad}>>' })
+    const dispatch = vi.spyOn(agent, 'dispatch')
+
+    const rendering = render(templates, data, TEST_USER)
+
+    await expect(rendering).rejects.toThrow(reason)
+    await expect(rendering).rejects.toMatchObject({ code: 'ERR_ATTRIBUTE_VALUE' })
+    expect(dispatch).not.toHaveBeenCalled()
+  })
+
+  it('refuses a second <<caramelo>> reached through a partial', async () => {
+    const templates = await compileTemplates({
+      home: "<<caramelo>>\n<%~ include('partials/chat') %>",
+      'partials/chat': '<div>\n <<caramelo>></div>',
+    })
+
+    const rendering = render(templates, {}, undefined)
+
+    await expect(rendering).rejects.toThrow(RenderError)
+    await expect(rendering).rejects.toMatchObject({ code: 'ERR_DIRECTIVE_DUPLICATE' })
+    await expect(rendering).rejects.toThrow('second <<caramelo>> on one page at templates/partials/chat.eta:2:2')
+  })
+
+  it('refuses an unknown template', async () => {
+    const templates = await compileTemplates({ other: 'x' })
+
+    const rendering = render(templates, {}, undefined)
+
+    await expect(rendering).rejects.toThrow("no template 'home' (known: other)")
+    await expect(rendering).rejects.toMatchObject({ code: 'ERR_TEMPLATE_NOT_FOUND' })
+  })
+
+  it('refuses a directive whose vendor is not configured', async () => {
+    const templates = await compileTemplates({ home: '<<caramelo>>' })
+    const resolved = resolveOptions({ returning: TEST_VENDORS.returning, dispatcher: agent, logger })
+
+    const rendering = renderPage(
+      resolved,
+      templates,
+      'home',
+      {},
+      { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined },
+    )
+
+    await expect(rendering).rejects.toThrow('<<caramelo>> is used but Caramelo AI is not configured')
+    await expect(rendering).rejects.toMatchObject({ code: 'ERR_CONFIG' })
+  })
+
+  it('refuses a widget without an id when WIDGET_ID is not set', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const resolved = resolveOptions({
+      returning: { ...TEST_VENDORS.returning, widgetId: undefined },
+      dispatcher: agent,
+      logger,
+    })
+
+    const rendering = renderPage(
+      resolved,
+      templates,
+      'home',
+      {},
+      { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined },
+    )
+
+    await expect(rendering).rejects.toThrow("<<widget>> has no 'id' and WIDGET_ID is not set")
+    await expect(rendering).rejects.toMatchObject({ code: 'ERR_CONFIG' })
+  })
+
+  it('rejects with the template error and cancels the vendor calls already started', async () => {
+    const templates = await compileTemplates({ home: "<<caramelo>><% throw new Error('template bug') %>" })
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: CHAT_TOKEN }).delay(60_000)
+    const dispatch = vi.spyOn(agent, 'dispatch')
+
+    await expect(render(templates, {}, TEST_USER)).rejects.toThrow('template bug')
+
+    expect(dispatch).toHaveBeenCalledTimes(1)
+    const [opts] = dispatch.mock.calls[0] ?? []
+    expect((opts as { signal?: AbortSignal } | undefined)?.signal?.aborted).toBe(true)
+  })
+})

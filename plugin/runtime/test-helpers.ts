@@ -1,0 +1,91 @@
+/**
+ * Test support only — not part of the package's API and not imported by any
+ * runtime code. Compiles template sources exactly as the Vite plugin does and
+ * loads the result as real ES modules, so the runtime tests run the code a
+ * build produces, without Vite.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { compileTemplate } from '../compiler/codegen.ts'
+import type { EmbedsLogger } from './options.ts'
+import type { TemplateMap, TemplateModule } from './render.ts'
+
+/**
+ * Compiles `{ name: source }` into a `TemplateMap`. Each template's file in
+ * errors is `templates/{name}.eta`, as the plugin names them.
+ */
+export async function compileTemplates(sources: Record<string, string>): Promise<TemplateMap> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'eta-embeds-test-'))
+  try {
+    const entries = await Promise.all(
+      Object.entries(sources).map(async ([name, source], i) => {
+        const file = path.join(dir, `template-${i}.mjs`)
+        await writeFile(file, compileTemplate(source, `templates/${name}.eta`).code)
+        const mod = (await import(pathToFileURL(file).href)) as TemplateModule
+        return [name, mod] as const
+      }),
+    )
+    return Object.fromEntries(entries)
+  } finally {
+    // Imported modules stay in memory: the files are not needed any more.
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** One call the runtime made on the logger. */
+export interface LogLine {
+  level: 'warn' | 'info'
+  fields: Record<string, unknown>
+  message: string
+}
+
+/** A logger that keeps every line, for assertions on what was (and was not) logged. */
+export function recordingLogger(): EmbedsLogger & { lines: LogLine[] } {
+  const lines: LogLine[] = []
+  return {
+    lines,
+    warn: (fields, message) => void lines.push({ level: 'warn', fields, message }),
+    info: (fields, message) => void lines.push({ level: 'info', fields, message }),
+  }
+}
+
+/** A promise with its resolver outside, to make mocked vendors answer on cue instead of on a timer. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+/** Reverses `escapeHtml`: what a browser reads out of a double-quoted attribute. */
+export function decodeAttribute(value: string): string {
+  return value
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&amp;', '&')
+}
+
+/** Vendor settings shared by the runtime tests. The secrets are distinctive so a leak is easy to find. */
+export const TEST_VENDORS = {
+  returning: {
+    baseUrl: 'https://widgets.vendor.test',
+    apiKey: 'rk_live_API-KEY-never-leaks',
+    communityId: 'community-7',
+    widgetId: 'w1',
+  },
+  caramelo: {
+    apiUrl: 'https://api.caramelo.test',
+    sdkUrl: 'https://cdn.caramelo.test/sdk/latest/authenticated.js',
+    projectId: 'proj-1',
+    secretToken: 'cs_SECRET-TOKEN-never-leaks',
+  },
+} as const
+
+/** The verified user most tests render for. */
+export const TEST_USER = { id: 'user-42', email: 'alice@example.com', name: 'Alice', lang: 'pt-BR' } as const
+
+/** A CSP nonce as the Koa side makes them (base64). */
+export const TEST_NONCE = 'bm9uY2UtZm9yLXRlc3Rz+/='
