@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { send } from '@koa/send'
 import type { Middleware } from 'koa'
 import { pino, type Logger } from 'pino'
-import type { TemplateMap } from '../plugin/runtime/index.ts'
+import { builtTemplates, viteTemplates, type TemplateMap } from '../plugin/runtime/index.ts'
 import { demoAccounts } from './accounts.ts'
 import { createApp } from './app.ts'
 import { buildAssets, devAssets, type AssetTags } from './assets.ts'
@@ -42,11 +42,8 @@ async function devFrontend(root: string, httpServer: Server): Promise<Frontend> 
     server: { middlewareMode: true, hmr: { server: httpServer } },
     appType: 'custom',
   })
-  const runner = vite.environments['ssr'] as unknown as {
-    runner: { import(id: string): Promise<{ default: TemplateMap }> }
-  }
   return {
-    templates: async () => (await runner.runner.import('virtual:eta-embeds/templates')).default,
+    templates: viteTemplates(vite),
     assets: devAssets(),
     fallthrough: (ctx, next) => {
       // Only Vite's own and the client's URLs reach Vite: it would otherwise
@@ -78,9 +75,10 @@ function connectToKoa(
 async function buildFrontend(root: string): Promise<Frontend> {
   const clientDir = path.join(root, 'dist', 'client')
   const serverEntry = path.join(root, 'dist', 'server', 'templates.js')
-  const mod = (await import(pathToFileURL(serverEntry).href)) as { default: TemplateMap }
+  const templates = builtTemplates(serverEntry)
+  await templates() // fail at start, not on the first request, when the build is missing
   return {
-    templates: () => Promise.resolve(mod.default),
+    templates,
     assets: buildAssets(clientDir),
     fallthrough: async (ctx, next) => {
       if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !ctx.path.startsWith('/assets/')) {

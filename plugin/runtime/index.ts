@@ -13,5 +13,6 @@ export {
   type ReturningOptions,
 } from './options.ts'
 export { carameloFromEnv, returningFromEnv } from './env.ts'
+export { builtTemplates, viteTemplates } from './templates.ts'
 export type { EmbedsUser } from './user.ts'
 export { CompileError, EmbedsError, RenderError, VendorError } from '../errors.ts'

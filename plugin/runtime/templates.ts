@@ -1,0 +1,38 @@
+/**
+ * Where compiled templates come from: Vite's dev server (fresh modules after
+ * every edit) or the server build that `vite build` wrote.
+ */
+import { pathToFileURL } from 'node:url'
+import type { ViteDevServer } from 'vite'
+import type { TemplateMap } from './render.ts'
+
+/** The id of the virtual module that lists every compiled template. */
+const TEMPLATES_ID = 'virtual:eta-embeds/templates'
+
+interface RunnableEnvironment {
+  runner: { import(id: string): Promise<unknown> }
+}
+
+/**
+ * Templates from a Vite dev server (middleware mode): each call goes through
+ * the SSR environment's module runner, so an edited template is picked up on
+ * the next request.
+ */
+export function viteTemplates(vite: ViteDevServer): () => Promise<TemplateMap> {
+  const ssr = vite.environments['ssr'] as unknown as Partial<RunnableEnvironment> | undefined
+  if (!ssr?.runner) throw new TypeError("the Vite server has no runnable 'ssr' environment")
+  const { runner } = ssr
+  return async () => ((await runner.import(TEMPLATES_ID)) as { default: TemplateMap }).default
+}
+
+/**
+ * Templates from the server build (`dist/server/templates.js` by default),
+ * imported once.
+ */
+export function builtTemplates(file: string): () => Promise<TemplateMap> {
+  let loaded: Promise<TemplateMap> | undefined
+  return () => {
+    loaded ??= import(pathToFileURL(file).href).then((mod: { default: TemplateMap }) => mod.default)
+    return loaded
+  }
+}
