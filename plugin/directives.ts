@@ -13,8 +13,8 @@ export type WidgetType = (typeof WIDGET_TYPES)[number]
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
 /** BCP 47-shaped language tag, as Caramelo's `lang` expects (`en`, `pt-BR`). */
 const LANG_PATTERN = /^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$/
-/** A partial's name: path segments of safe characters, no `..`, no absolute path. */
-const PARTIAL_PATTERN = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$/
+/** A partial's name: safe path segments, optionally led by `./` or `../` (resolved from the template). */
+const PARTIAL_PATTERN = /^(?:\.\.?\/)*(?!.*\/\.\.?(?:\/|$))[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$/
 /** Printable text without control characters (an iframe title is shown to screen readers). */
 // eslint-disable-next-line no-control-regex -- the pattern exists to refuse control characters
 const TEXT_PATTERN = /^[^\u0000-\u001f\u007f]{1,200}$/

@@ -13,10 +13,11 @@ export type CompileErrorCode =
   | 'ERR_ATTRIBUTE_DUPLICATE'
   | 'ERR_ATTRIBUTE_VALUE'
   | 'ERR_ETA_SYNTAX'
+  | 'ERR_TEMPLATE_NOT_FOUND'
 
 /** Codes raised while rendering a page (request time). */
 export type RenderErrorCode =
-  'ERR_ATTRIBUTE_VALUE' | 'ERR_DIRECTIVE_DUPLICATE' | 'ERR_CONFIG' | 'ERR_TEMPLATE_NOT_FOUND'
+  'ERR_ATTRIBUTE_VALUE' | 'ERR_DIRECTIVE_DUPLICATE' | 'ERR_CONFIG' | 'ERR_TEMPLATE_NOT_FOUND' | 'ERR_TEMPLATE_ASYNC'
 
 /** Codes for a vendor call that did not produce a usable answer. */
 export type VendorErrorCode =

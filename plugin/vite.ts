@@ -3,6 +3,7 @@
  * them all for the server, and `vite build` builds the client and the server
  * templates in one go.
  */
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Plugin, ResolvedConfig } from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
@@ -93,8 +94,19 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       if (this.environment.config.consumer === 'client') {
         this.error(`${relative} is a server template: it cannot be imported from client code`)
       }
+      const templatesRoot = path.join(config.root, opts.templatesDir)
+      const name = path
+        .relative(templatesRoot, file)
+        .split(path.sep)
+        .join('/')
+        .replace(/\.eta$/, '')
       try {
-        return { code: compileTemplate(code, relative).code, map: null }
+        const compiled = compileTemplate(code, relative, {
+          name,
+          importPath: (n) => `/${opts.templatesDir}/${n}.eta`,
+          exists: (n) => existsSync(path.join(templatesRoot, `${n}.eta`)),
+        })
+        return { code: compiled.code, map: null }
       } catch (error) {
         if (!(error instanceof CompileError)) throw error
         return this.error({

@@ -16,6 +16,24 @@ import { Eta, EtaParseError } from 'eta/core'
 import type { DirectiveName } from '../directives.ts'
 import { compileError, LineMap } from './location.ts'
 import { parse, type Directive, type Segment } from './parse.ts'
+import { findReferences, type Reference } from './references.ts'
+
+/** How a template is placed among the others. All optional: without them the module stands alone. */
+export interface CompileOptions {
+  /**
+   * The template's name (its path inside the templates folder, no extension),
+   * against which `./relative` names resolve. @default `file` without `.eta`
+   */
+  name?: string
+  /**
+   * Import specifier of another template, by canonical name. When given, the
+   * module imports every template it names, so the bundler's module graph
+   * knows each dependency. @example (name) => `/templates/${name}.eta`
+   */
+  importPath?: (name: string) => string
+  /** Whether a template of that canonical name exists; a named one that does not is a compile error. */
+  exists?: (name: string) => boolean
+}
 
 /** What the runtime learns about each directive of a compiled template. */
 export interface DirectiveInfo {
@@ -47,17 +65,20 @@ const debugEta = new Eta({ debug: true })
 const TAG_LINE = /^__eta\.line=\d+$/
 
 /** Compiles one template. `file` is the path shown in errors (relative to the project root). */
-export function compileTemplate(source: string, file: string): CompileResult {
+export function compileTemplate(source: string, file: string, options: CompileOptions = {}): CompileResult {
   const segments = parse(source, file)
   const directives = segments.filter((s): s is Directive => s.kind === 'directive')
   const map = new LineMap(source)
   checkSingleChatbot(directives, map, file)
+  const references = findReferences(segments, options.name ?? file.replace(/\.eta$/, ''))
+  checkReferences(references, options, map, file)
   const isAsync = segments.some((s) => s.kind === 'eta' && /\bawait\b/.test(s.text))
   const etaSource = toEtaSource(source, segments)
   const body = withDirectiveCalls(etaBody(etaSource, isAsync, map, file), directives)
   checkSyntax(body, { etaSource, segments, directives, isAsync }, map, file)
-  const infos = directives.map((d) => directiveInfo(d, map, file))
-  return { code: moduleCode(file, body, infos, isAsync), directives: infos, async: isAsync }
+  const infos = directives.map((d) => directiveInfo(d, map, file, references))
+  const code = moduleCode({ file, body, infos, isAsync, references, importPath: options.importPath })
+  return { code, directives: infos, async: isAsync }
 }
 
 /** SPEC: at most one chatbot per page, so a second one in the same file is certainly wrong. */
@@ -207,22 +228,75 @@ function locateSyntaxError(context: SyntaxContext, end: number): { offset: numbe
   return { offset: 0, hint: 'check the code inside <% %> and {…}' }
 }
 
-function directiveInfo(d: Directive, map: LineMap, file: string): DirectiveInfo {
+function checkReferences(references: Reference[], options: CompileOptions, map: LineMap, file: string): void {
+  for (const ref of references) {
+    if (!ref.name) {
+      throw compileError(
+        'ERR_TEMPLATE_NOT_FOUND',
+        `template name '${ref.written}' leaves the templates folder`,
+        map,
+        file,
+        ref.offset,
+      )
+    }
+    if (options.exists && !options.exists(ref.name)) {
+      throw compileError(
+        'ERR_TEMPLATE_NOT_FOUND',
+        `no template '${ref.name}' for '${ref.written}'`,
+        map,
+        file,
+        ref.offset,
+        `expected a file ${ref.name}.eta in the templates folder`,
+      )
+    }
+  }
+}
+
+function directiveInfo(d: Directive, map: LineMap, file: string, references: Reference[]): DirectiveInfo {
   const attributes: Record<string, string> = {}
   for (const a of d.attributes) if (a.value.kind === 'literal') attributes[a.name] = a.value.value
+  // A literal fallback is stored by its canonical name, so `./x` works from any folder.
+  const fallback = attributes['fallback']
+  if (fallback) attributes['fallback'] = references.find((r) => r.written === fallback)?.name ?? fallback
   const { line, column } = map.position(d.start)
   return { name: d.name, attributes, loc: `${file}:${line}:${column}` }
 }
 
-function moduleCode(file: string, body: string, infos: DirectiveInfo[], isAsync: boolean): string {
+interface ModuleParts {
+  file: string
+  body: string
+  infos: DirectiveInfo[]
+  isAsync: boolean
+  references: Reference[]
+  importPath: ((name: string) => string) | undefined
+}
+
+// Eta's compiled header renders includes and layouts by the name as written;
+// these are the two places that name passes through.
+const RENDER_CALLS = ['this.render(__eta_t,', 'this.renderAsync(__eta_t,']
+
+function moduleCode(parts: ModuleParts): string {
+  const { file, infos, isAsync, references, importPath } = parts
   const guard = infos.length
     ? `const __embeds = options && options.__embeds;\n` +
       `if (!__embeds) throw new Error(${JSON.stringify(`${file} uses directives: render it through the vite-plugin-eta-embeds runtime`)});\n`
     : ''
+  const names = [...new Set(references.map((r) => r.name))]
+  const imports = importPath ? names.map((n, i) => `import * as __t${i} from ${JSON.stringify(importPath(n))};`) : []
+  const aliases = Object.fromEntries(references.map((r) => [r.written, r.name]))
+  let body = parts.body
+  for (const call of RENDER_CALLS) {
+    if (!body.includes(call)) throw new Error(`internal: Eta's compiled output has no '${call}'`)
+    body = body.replace(call, call.replace('__eta_t,', '__name(__eta_t),'))
+  }
   return [
     `// Compiled from ${file} by vite-plugin-eta-embeds.`,
+    ...imports,
     `const __directives = ${JSON.stringify(infos)};`,
+    `const __names = ${JSON.stringify(aliases)};`,
+    `const __name = (n) => (typeof n === 'string' && Object.hasOwn(__names, n) ? __names[n] : n);`,
     `export const meta = ${JSON.stringify({ file, async: isAsync, directives: infos.map((d) => d.name) })};`,
+    `export const dependencies = {${importPath ? names.map((n, i) => `${JSON.stringify(n)}: __t${i}`).join(', ') : ''}};`,
     `export default ${isAsync ? 'async ' : ''}function template(it, options) {`,
     guard + body,
     `}`,

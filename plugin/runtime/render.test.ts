@@ -162,6 +162,29 @@ describe('renderPage: anonymous requests', () => {
   })
 })
 
+describe('renderPage: template names', () => {
+  it('resolves ./relative includes, layouts and fallbacks from the including template', async () => {
+    const templates = await compileTemplates({
+      home: "<% layout('./shells/page') %>[<%~ include('./parts/a') %>][<<widget fallback=\"./parts/w\">>]",
+      'shells/page': "<main><%~ it.body %><%~ include('../parts/a.eta') %></main>",
+      'parts/a': 'A',
+      'parts/w': 'W',
+    })
+    await expect(render(templates, {}, undefined)).resolves.toBe('<main>[A][W]A</main>')
+  })
+
+  it('says how to include an async template from a sync one', async () => {
+    const templates = await compileTemplates({
+      home: "<%~ include('slow') %>",
+      slow: '<%= await Promise.resolve(1) %>',
+    })
+    await expect(render(templates, {}, undefined)).rejects.toMatchObject({
+      code: 'ERR_TEMPLATE_ASYNC',
+      message: expect.stringContaining("await includeAsync('slow')"),
+    })
+  })
+})
+
 describe('renderPage: errors in the page itself', () => {
   it('validates {expression} values at render time, naming the template location', async () => {
     const templates = await compileTemplates({ home: '<p>\n  <<widget id={it.bad}>>' })

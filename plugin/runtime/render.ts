@@ -17,6 +17,8 @@ import { resolveWidget } from './vendors/returning.ts'
 export interface TemplateModule {
   default: (this: unknown, it: object, options: object) => string | Promise<string>
   meta: { file: string; async: boolean; directives: DirectiveName[] }
+  /** Templates this one names with a literal name, by canonical name (set when compiled by the Vite plugin). */
+  dependencies?: Record<string, TemplateModule>
 }
 
 /** Compiled templates by name (`home`, `partials/nav`), as `virtual:eta-embeds/templates` exports them. */
@@ -41,16 +43,35 @@ function engineFor(templates: TemplateMap): Eta {
   let eta = engines.get(templates)
   if (eta) return eta
   eta = new Eta()
-  for (const [name, mod] of Object.entries(templates)) {
+  for (const [name, mod] of allTemplates(templates)) {
     const fn = mod.default as unknown as EtaFn
-    // Names as authors write them in include()/layout(): `nav`, `./nav`, `nav.eta`.
-    for (const alias of [name, `./${name}`, `${name}.eta`, `./${name}.eta`]) {
-      eta.templatesAsync.define(alias, fn as never)
-      if (!mod.meta.async) eta.templatesSync.define(alias, fn as never)
-    }
+    eta.templatesAsync.define(name, fn as never)
+    // A sync include() of an async template would print "[object Promise]": say what to do instead.
+    eta.templatesSync.define(name, (mod.meta.async ? asyncInSyncInclude(name) : fn) as never)
   }
   engines.set(templates, eta)
   return eta
+}
+
+/** The map's templates plus every template they import, by canonical name. */
+function allTemplates(templates: TemplateMap): Map<string, TemplateModule> {
+  const found = new Map<string, TemplateModule>()
+  const visit = (name: string, mod: TemplateModule): void => {
+    if (found.has(name)) return
+    found.set(name, mod)
+    for (const [dep, depMod] of Object.entries(mod.dependencies ?? {})) visit(dep, depMod)
+  }
+  for (const [name, mod] of Object.entries(templates)) visit(name, mod)
+  return found
+}
+
+function asyncInSyncInclude(name: string): () => never {
+  return () => {
+    throw new RenderError(
+      'ERR_TEMPLATE_ASYNC',
+      `template '${name}' uses await, so it must be rendered with await includeAsync('${name}') from an async template`,
+    )
+  }
 }
 
 /** Renders template `name` with `data` for one request. */

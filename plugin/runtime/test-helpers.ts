@@ -22,7 +22,7 @@ export async function compileTemplates(sources: Record<string, string>): Promise
     const entries = await Promise.all(
       Object.entries(sources).map(async ([name, source], i) => {
         const file = path.join(dir, `template-${i}.mjs`)
-        await writeFile(file, compileTemplate(source, `templates/${name}.eta`).code)
+        await writeFile(file, compileTemplate(source, `templates/${name}.eta`, { name }).code)
         const mod = (await import(pathToFileURL(file).href)) as TemplateModule
         return [name, mod] as const
       }),
