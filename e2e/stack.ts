@@ -4,6 +4,8 @@
  * they were the real vendors. Everything is closed when the worker ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startCarameloStub, startReturningStub, type CarameloStub, type ReturningStub } from '../stubs/index.ts'
@@ -35,8 +37,11 @@ function command(mode: Mode): [string, string[]] {
     : [process.execPath, ['dist/node/server/main.js']]
 }
 
-/** Starts stubs and server; resolves once the server says where it listens. */
-export async function startStack(mode: Mode): Promise<Stack> {
+/**
+ * Starts stubs and server; resolves once the server says where it listens.
+ * `projectRoot` runs the server from a copy of the project (see `copyProject`).
+ */
+export async function startStack(mode: Mode, projectRoot: string = root): Promise<Stack> {
   const returning = await startReturningStub({ apiKey: CANARIES.apiKey, communityId: 'e2e-community' })
   const caramelo = await startCarameloStub({ secretToken: CANARIES.secretToken, projectId: 'e2e-project' })
   const env = {
@@ -56,7 +61,7 @@ export async function startStack(mode: Mode): Promise<Stack> {
     CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
   }
   const [bin, args] = command(mode)
-  const child = spawn(bin, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(bin, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const logs: string[] = []
   const url = await listeningUrl(child, logs)
   return {
@@ -70,6 +75,35 @@ export async function startStack(mode: Mode): Promise<Stack> {
       await Promise.all([returning.close(), caramelo.close()])
     },
   }
+}
+
+const PROJECT_FILES = [
+  'package.json',
+  'tsconfig.json',
+  'vite.config.ts',
+  'plugin',
+  'server',
+  'stubs',
+  'templates',
+  'client',
+]
+
+/**
+ * A private copy of the project (node_modules linked, not copied) for tests
+ * that edit templates, so they never disturb tests running from the repo.
+ */
+export async function copyProject(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'eta-embeds-e2e-'))
+  for (const entry of PROJECT_FILES) await cp(path.join(root, entry), path.join(dir, entry), { recursive: true })
+  await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/** Replaces `search` in a file; throws when it is not there, so a stale test fails loudly. */
+export async function editFile(file: string, search: string, replacement: string): Promise<void> {
+  const text = await readFile(file, 'utf8')
+  if (!text.includes(search)) throw new Error(`editFile: ${JSON.stringify(search)} not found in ${file}`)
+  await writeFile(file, text.replace(search, replacement))
 }
 
 function listeningUrl(child: ChildProcess, logs: string[]): Promise<string> {

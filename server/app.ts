@@ -3,12 +3,13 @@
  * runtime. Nothing here knows whether templates come from Vite's dev server
  * or from the production build; `main.ts` decides that.
  */
+import { randomBytes } from 'node:crypto'
 import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
 import Koa, { type Context, type Middleware } from 'koa'
 import session from 'koa-session'
 import type { Logger } from 'pino'
-import { etaEmbeds, type EmbedsOptions, type TemplateMap } from '../plugin/runtime/index.ts'
+import { errorOverlayPage, etaEmbeds, type EmbedsOptions, type TemplateMap } from '../plugin/runtime/index.ts'
 import type { Account, Accounts } from './accounts.ts'
 import type { AssetTags } from './assets.ts'
 
@@ -133,11 +134,21 @@ function errorPage(logger: Logger, dev: boolean): Middleware {
     } catch (error) {
       const status = (error as { status?: number }).status ?? 500
       if (status < 500) throw error
-      logger.error({ code: (error as { code?: string }).code, err: dev ? error : undefined }, 'render failed')
+      const { message, frame } = error as { message?: string; frame?: string }
+      // Render and compile errors name a template location, never a secret
+      // (vendor failures become fallbacks and never reach this point).
+      logger.error({ code: (error as { code?: string }).code }, [message, frame].filter(Boolean).join('\n'))
       ctx.status = 500
       ctx.set('Cache-Control', 'no-store')
-      ctx.type = 'text/plain'
-      ctx.body = dev ? `Render failed:\n\n${(error as Error).message}` : 'Internal Server Error'
+      if (!dev) {
+        ctx.type = 'text/plain'
+        ctx.body = 'Internal Server Error'
+        return
+      }
+      const nonce = randomBytes(16).toString('base64')
+      ctx.set('Content-Security-Policy', `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'`)
+      ctx.type = 'html'
+      ctx.body = errorOverlayPage(error, nonce)
     }
   }
 }

@@ -1,0 +1,50 @@
+/**
+ * Development mode as a template author lives it: edits show up in the open
+ * browser without a restart, and a template mistake shows in Vite's overlay
+ * with its file:line:column until it is fixed. Runs against a private copy of
+ * the project, since it edits templates.
+ */
+import path from 'node:path'
+import { expect, test } from '@playwright/test'
+import { copyProject, editFile, startStack, type Stack } from './stack.ts'
+
+let project: Awaited<ReturnType<typeof copyProject>>
+let stack: Stack
+
+test.beforeAll(async () => {
+  project = await copyProject()
+  stack = await startStack('dev', project.dir)
+})
+
+test.afterAll(async () => {
+  await stack.close()
+  await project.remove()
+})
+
+const template = (name: string) => path.join(project.dir, 'templates', name)
+
+test('edits to a page and its layout reload the browser; a bad attribute shows in the overlay until fixed', async ({
+  page,
+}) => {
+  await page.goto(`${stack.url}/login`)
+  await page.getByLabel('Email').fill('alice@example.com')
+  await page.getByLabel('Password').fill('demo-password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  const heading = page.getByRole('heading', { level: 1 })
+  await expect(heading).toHaveText('Hello, Alice!')
+
+  await editFile(template('home.eta'), 'Hello, <%= it.user.name %>!', 'Welcome back, <%= it.user.name %>!')
+  await expect(heading).toHaveText('Welcome back, Alice!')
+
+  await editFile(template('layout.eta'), '<%~ it.body %>', '<%~ it.body %>\n<footer>Layout v2</footer>')
+  await expect(page.getByRole('contentinfo')).toHaveText('Layout v2')
+
+  await editFile(template('home.eta'), '<<widget title=', '<<widget colour="dark" title=')
+  const overlay = page.locator('vite-error-overlay')
+  await expect(overlay).toContainText("unknown attribute 'colour' on <<widget>>")
+  await expect(overlay).toContainText('templates/home.eta:9:14')
+
+  await editFile(template('home.eta'), '<<widget colour="dark" title=', '<<widget color="dark" title=')
+  await expect(overlay).toHaveCount(0)
+  await expect(heading).toHaveText('Welcome back, Alice!')
+})
