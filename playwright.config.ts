@@ -12,7 +12,7 @@ export default defineConfig<{ mode: Mode }>({
   workers: 2,
   timeout: 30_000,
   expect: { timeout: 10_000 },
-  reporter: process.env['CI'] ? [['list']] : [['list']],
+  reporter: 'list',
   use: {
     browserName: 'chromium',
     launchOptions: { executablePath, args: CHROMIUM_ARGS },
@@ -20,7 +20,10 @@ export default defineConfig<{ mode: Mode }>({
     trace: 'off',
   },
   projects: [
-    { name: 'dev', use: { mode: 'dev' } },
-    { name: 'prod', use: { mode: 'prod' } },
+    { name: 'dev', use: { mode: 'dev' }, testIgnore: /package\.spec\.ts/ },
+    // Editing templates and Vite's overlay only exist in development.
+    { name: 'prod', use: { mode: 'prod' }, testIgnore: /(package|dev-experience)\.spec\.ts/ },
+    // The npm tarball installed into examples/minimal-app outside the repo; needs no demo stack.
+    { name: 'package', testMatch: /package\.spec\.ts/ },
   ],
 })

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { Plugin, ResolvedConfig } from 'vite'
+import { isRunnableDevEnvironment, type Plugin, type ResolvedConfig, type ViteBuilder } from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
 import { CompileError } from './errors.ts'
 
@@ -41,6 +41,21 @@ function resolvePluginOptions(options: EtaEmbedsPluginOptions): ResolvedPluginOp
   return { templatesDir: templatesDir.replace(/[\\/]+$/, ''), ssrOutDir: options.ssrOutDir ?? 'dist/server' }
 }
 
+/**
+ * Builds the client only when it has something to build (an `index.html` or
+ * a configured input): an app whose pages are all server templates has no
+ * client bundle, and Vite would fail looking for `index.html`.
+ */
+async function buildApp(builder: ViteBuilder): Promise<void> {
+  const { client, ssr } = builder.environments
+  if (client) {
+    const { build, root } = client.config
+    const input = build.rolldownOptions.input
+    if (input !== undefined || existsSync(path.join(root, 'index.html'))) await builder.build(client)
+  }
+  if (ssr) await builder.build(ssr)
+}
+
 /** The Vite plugin. Add it to `plugins` in `vite.config.ts`. */
 export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
   const opts = resolvePluginOptions(options)
@@ -52,8 +67,9 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
 
     config(userConfig) {
       return {
-        // An app builder makes plain `vite build` build every environment: client and SSR.
-        builder: userConfig.builder ?? {},
+        // An app builder makes plain `vite build` build the SSR templates and,
+        // when the app has one, the client bundle.
+        builder: userConfig.builder ?? { buildApp },
         environments: {
           ssr: {
             build: {
@@ -123,6 +139,10 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       // Templates only run on the server, and Vite 6+ does not reload the
       // browser for server-only modules: ask for a full reload ourselves.
       if (this.environment.name !== 'ssr' || !file.endsWith('.eta')) return
+      // Drop the in-process runner's evaluated modules first: Vite tells the
+      // runner itself only after this hook, and a browser reload that arrives
+      // before that would render the old template.
+      if (isRunnableDevEnvironment(this.environment)) this.environment.runner.clearCache()
       server.environments['client']?.hot.send({ type: 'full-reload' })
     },
   }

@@ -27,12 +27,14 @@ export function viteTemplates(vite: ViteDevServer): () => Promise<TemplateMap> {
 
 /**
  * Templates from the server build (`dist/server/templates.js` by default),
- * imported once.
+ * imported once. Takes a file path or a `file:` URL.
+ * @example builtTemplates(new URL('./dist/server/templates.js', import.meta.url))
  */
-export function builtTemplates(file: string): () => Promise<TemplateMap> {
+export function builtTemplates(file: string | URL): () => Promise<TemplateMap> {
+  const href = typeof file === 'string' ? pathToFileURL(file).href : file.href
   let loaded: Promise<TemplateMap> | undefined
   return () => {
-    loaded ??= import(pathToFileURL(file).href).then((mod: { default: TemplateMap }) => mod.default)
+    loaded ??= import(href).then((mod: { default: TemplateMap }) => mod.default)
     return loaded
   }
 }

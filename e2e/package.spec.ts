@@ -1,0 +1,252 @@
+/**
+ * Issue 3, "a real package": the tarball `npm pack` makes installs into a fresh
+ * Vite + Koa app outside this repo — examples/minimal-app, the README's "Add it
+ * to your app" — which builds, type-checks against the published declarations
+ * and renders both directives for the session's user.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect, test, type Page } from '@playwright/test'
+import { startCarameloStub, startReturningStub, type CarameloStub, type ReturningStub } from '../stubs/index.ts'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/** The example app's one user, whom the session names after `POST /login`. */
+const ADA = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada' }
+const SECRETS = { apiKey: 'pkg-canary-api-key-71c0e4', secretToken: 'pkg-canary-secret-token-2ab95d' }
+
+/** A consumer written in TypeScript: all three entry points, and types from each. */
+const CHECK_TS = `
+import { defineConfig } from 'vite'
+import { etaEmbeds as plugin, CompileError, type EtaEmbedsPluginOptions } from 'vite-plugin-eta-embeds'
+import {
+  builtTemplates,
+  carameloFromEnv,
+  etaEmbeds,
+  returningFromEnv,
+  type EmbedsUser,
+  type KoaEmbedsOptions,
+} from 'vite-plugin-eta-embeds/runtime'
+import { startReturningStub, type CarameloStub, type ReturningStub } from 'vite-plugin-eta-embeds/stubs'
+import Koa from 'koa'
+
+const pluginOptions: EtaEmbedsPluginOptions = { templatesDir: 'templates' }
+export default defineConfig({ plugins: [plugin(pluginOptions)] })
+
+const user: EmbedsUser = { id: 'u1', email: 'ada@example.com', name: 'Ada' }
+const options: KoaEmbedsOptions = {
+  templates: builtTemplates('dist/server/templates.js'),
+  returning: returningFromEnv(process.env),
+  caramelo: carameloFromEnv(process.env),
+  user: () => user,
+}
+const app = new Koa()
+app.use(etaEmbeds(options))
+app.use((ctx) => ctx.render('page', { when: new Date() }))
+
+export const stub: Promise<ReturningStub> = startReturningStub({ apiKey: 'key', communityId: 'community' })
+export const sdkUrl = (caramelo: CarameloStub): string => caramelo.sdkUrl
+export const isCompileError = (error: unknown): boolean => error instanceof CompileError
+`
+
+interface Server {
+  url: string
+  logs: string[]
+  child: ChildProcess
+}
+
+let tmp: string
+let app: string
+let packed: string[]
+let withStubs: Server | undefined
+let withEnv: Server | undefined
+let returning: ReturningStub | undefined
+let caramelo: CarameloStub | undefined
+
+test.beforeAll(async () => {
+  test.setTimeout(180_000)
+  // A space in the path: what users copy must not assume URL-safe paths.
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'eta embeds package-'))
+  // No prepack here: global-setup has just built dist/node, and rebuilding it now
+  // would rewrite files a `prod` server in another worker may be importing.
+  const pack = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], root)
+  const [info] = JSON.parse(pack) as { filename: string; files: { path: string }[] }[]
+  if (!info) throw new Error(`npm pack printed no tarball:\n${pack}`)
+  packed = info.files.map((f) => f.path)
+  const tarball = path.join(tmp, info.filename)
+
+  app = path.join(tmp, 'app')
+  await cp(path.join(root, 'examples', 'minimal-app'), app, { recursive: true })
+  const manifest = JSON.parse(await readFile(path.join(app, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>
+    devDependencies?: Record<string, string>
+  }
+  manifest.dependencies['vite-plugin-eta-embeds'] = `file:${tarball}`
+  manifest.devDependencies = { typescript: '6.0', '@types/node': '^20.19.0', '@types/koa': '^3.0.0' }
+  await writeFile(path.join(app, 'package.json'), JSON.stringify(manifest, null, 2))
+  await writeFile(path.join(app, 'check.ts'), CHECK_TS)
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], app)
+  await run('npm', ['run', 'build'], app)
+
+  withStubs = await startApp({})
+  returning = await startReturningStub({ apiKey: SECRETS.apiKey, communityId: 'pkg-community' })
+  caramelo = await startCarameloStub({ secretToken: SECRETS.secretToken, projectId: 'pkg-project' })
+  withEnv = await startApp({
+    WIDGET_BASE_URL: returning.url,
+    WIDGET_API_KEY: SECRETS.apiKey,
+    WIDGET_COMMUNITY_ID: 'pkg-community',
+    WIDGET_ID: 'pkg-store',
+    CARAMELO_API_URL: caramelo.apiUrl,
+    CARAMELO_SDK_URL: caramelo.sdkUrl,
+    CARAMELO_PROJECT_ID: 'pkg-project',
+    CARAMELO_SECRET_TOKEN: SECRETS.secretToken,
+  })
+})
+
+test.afterAll(async () => {
+  await Promise.all([stop(withStubs), stop(withEnv)])
+  await Promise.all([returning?.close(), caramelo?.close()])
+  if (tmp) await rm(tmp, { recursive: true, force: true })
+})
+
+test('the tarball holds the built plugin, runtime and stubs, and no sources, tests or demo', () => {
+  expect(packed).toEqual(
+    expect.arrayContaining([
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'dist/node/plugin/index.js',
+      'dist/node/plugin/index.d.ts',
+      'dist/node/plugin/runtime/index.js',
+      'dist/node/plugin/runtime/index.d.ts',
+      'dist/node/stubs/index.js',
+      'dist/node/stubs/index.d.ts',
+    ]),
+  )
+  expect(
+    packed.filter(
+      (file) => !/^(package\.json|README\.md|LICENSE|dist\/node\/(plugin|stubs)\/.+\.(js|d\.ts))$/.test(file),
+    ),
+  ).toEqual([])
+  expect(packed.filter((file) => /\.test\.|test-helpers/.test(file))).toEqual([])
+})
+
+test('the README\'s "Add it to your app" shows the example app\'s files verbatim', async () => {
+  const readme = await readFile(path.join(root, 'README.md'), 'utf8')
+  for (const [file, lang] of [
+    ['vite.config.js', 'js'],
+    ['templates/page.eta', 'eta'],
+    ['server.js', 'js'],
+  ] as const) {
+    const code = await readFile(path.join(root, 'examples', 'minimal-app', file), 'utf8')
+    expect(readme, `README.md is missing examples/minimal-app/${file}`).toContain(`\`\`\`${lang}\n${code}\`\`\`\n`)
+  }
+})
+
+test('a TypeScript consumer type-checks against the published declarations', async () => {
+  const tsc = path.join(app, 'node_modules', '.bin', 'tsc')
+  const flags = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2023']
+  const resolution = ['--module', 'nodenext', '--moduleResolution', 'nodenext']
+  // A failing tsc rejects with its diagnostics in the message.
+  await expect(run(tsc, [...flags, ...resolution, 'check.ts'], app)).resolves.toBe('')
+})
+
+test('with the built-in stubs, the page greets the session user and both widgets are signed in', async ({ page }) => {
+  await expectEmbeds(page, server(withStubs).url)
+  expect(server(withStubs).logs.join('\n')).toContain('WIDGET_API_KEY is unset')
+})
+
+test('with vendors from the environment, they see only the session user, and no secret reaches the page', async ({
+  page,
+}) => {
+  const { url, logs } = server(withEnv)
+  await expectEmbeds(page, url)
+
+  const signin = returning?.received.filter((r) => r.path === '/widget/pkg-community/signin').at(-1)
+  expect(signin?.headers['email']).toBe(ADA.email)
+  expect(caramelo?.minted.at(-1)?.externalCustomerId).toBe(ADA.id)
+  const html = await page.content()
+  for (const secret of Object.values(SECRETS)) {
+    expect(html).not.toContain(secret)
+    expect(logs.join('\n')).not.toContain(secret)
+  }
+})
+
+/** Anonymous first (no widget), then `POST /login`, then both widgets working for Ada. */
+async function expectEmbeds(page: Page, url: string): Promise<void> {
+  await page.goto(url)
+  await expect(page.getByRole('button', { name: 'Log in' })).toBeVisible()
+  await expect(page.locator('iframe')).toHaveCount(0)
+
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${ADA.name}!`)
+  await expect(page.frameLocator('iframe').locator('#widget-status')).toHaveText(`Signed in as ${ADA.email}`)
+  await expect(page.locator('#carameloai-chatbot')).toHaveText(`Hi ${ADA.name}! How can I help?`)
+}
+
+function server(s: Server | undefined): Server {
+  if (!s) throw new Error('the example app did not start: see the beforeAll error')
+  return s
+}
+
+/** Runs a command and resolves with its stdout; rejects with everything it printed when it fails. */
+function run(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error)
+        reject(new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${stdout}${stderr}`, { cause: error }))
+      else resolve(stdout)
+    })
+  })
+}
+
+/** Starts the example's `server.js` on a free port with only `env` configured; resolves once it listens. */
+function startApp(env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, ['server.js'], {
+    cwd: app,
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: string[] = []
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`server.js did not start in 30 s:\n${logs.join('\n')}`))
+    }, 30_000)
+    const onLine = (line: string): void => {
+      logs.push(line)
+      const url = /^listening on (http:\/\/\S+)$/.exec(line)?.[1]
+      if (!url) return
+      clearTimeout(timer)
+      resolve({ url, logs, child })
+    }
+    collectLines(child.stdout, onLine)
+    collectLines(child.stderr, onLine)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server.js exited with ${code} before listening:\n${logs.join('\n')}`))
+    })
+  })
+}
+
+function collectLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = ''
+  stream.setEncoding('utf8')
+  stream.on('data', (chunk: string) => {
+    const lines = (buffered + chunk).split('\n')
+    buffered = lines.pop() ?? ''
+    lines.forEach(onLine)
+  })
+}
+
+async function stop(s: Server | undefined): Promise<void> {
+  if (!s || s.child.exitCode !== null) return
+  const exited = new Promise((resolve) => s.child.once('exit', resolve))
+  s.child.kill('SIGTERM')
+  const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(timer)
+}

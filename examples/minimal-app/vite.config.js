@@ -1,0 +1,6 @@
+import { defineConfig } from 'vite'
+import { etaEmbeds } from 'vite-plugin-eta-embeds'
+
+export default defineConfig({
+  plugins: [etaEmbeds()],
+})
