@@ -24,6 +24,8 @@ export interface AppOptions {
   fallthrough?: Middleware
   /** Shows render errors in the page (development only). */
   dev?: boolean
+  /** Where a failed render is reported. @default one error line on `logger` */
+  reportError?: (message: string) => void
 }
 
 declare module 'koa' {
@@ -36,7 +38,7 @@ export function createApp(options: AppOptions): Koa {
   const app = new Koa()
   app.keys = options.sessionKeys
   app.use(requestLog(options.logger))
-  app.use(errorPage(options.logger, options.dev ?? false))
+  app.use(errorPage(options.reportError ?? ((message) => options.logger.error(message)), options.dev ?? false))
   app.use(
     session(
       {
@@ -127,7 +129,7 @@ function requestLog(logger: Logger): Middleware {
   }
 }
 
-function errorPage(logger: Logger, dev: boolean): Middleware {
+function errorPage(report: (message: string) => void, dev: boolean): Middleware {
   return async (ctx: Context, next) => {
     try {
       await next()
@@ -137,7 +139,7 @@ function errorPage(logger: Logger, dev: boolean): Middleware {
       const { message, frame } = error as { message?: string; frame?: string }
       // Render and compile errors name a template location, never a secret
       // (vendor failures become fallbacks and never reach this point).
-      logger.error({ code: (error as { code?: string }).code }, [message, frame].filter(Boolean).join('\n'))
+      report([message, frame].filter(Boolean).join('\n'))
       ctx.status = 500
       ctx.set('Cache-Control', 'no-store')
       if (!dev) {

@@ -28,6 +28,8 @@ function projectRoot(): string {
 
 interface Frontend {
   templates: () => Promise<TemplateMap>
+  /** Reports a failed render; in development, through Vite's own terminal logger. */
+  reportError?: (message: string) => void
   assets: AssetTags
   fallthrough: Middleware
   close(): Promise<void>
@@ -44,6 +46,7 @@ async function devFrontend(root: string, httpServer: Server): Promise<Frontend> 
   })
   return {
     templates: viteTemplates(vite),
+    reportError: (message) => vite.config.logger.error(message, { timestamp: true }),
     assets: devAssets(),
     fallthrough: (ctx, next) => {
       // Only Vite's own and the client's URLs reach Vite: it would otherwise
@@ -111,6 +114,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
     templates: frontend.templates,
     assets: frontend.assets,
     fallthrough: frontend.fallthrough,
+    reportError: frontend.reportError,
     logger,
     dev,
   })
