@@ -128,7 +128,7 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
         return this.error({
           message: error.message,
           id: file,
-          loc: { file, line: error.loc.line, column: error.loc.column - 1 },
+          loc: { file, line: error.loc.line, column: error.loc.column },
           frame: error.frame,
           cause: error,
         })
