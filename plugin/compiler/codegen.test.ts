@@ -206,3 +206,14 @@ describe('compiled templates, rendered (anonymous: no vendor is called)', () => 
     )
   })
 })
+
+describe('compileTemplate: strict mode', () => {
+  it.each(['<%= 010 %>', '<% with (it) { %>x<% } %>', '<% var let = 1 %>', '<% delete x %>'])(
+    'refuses %s, which an ES module (always strict) could not load',
+    (source) => {
+      expect(() => compileTemplate(source, 'templates/strict.eta')).toThrow(
+        expect.objectContaining({ code: 'ERR_ETA_SYNTAX', loc: expect.objectContaining({ line: 1 }) }),
+      )
+    },
+  )
+})

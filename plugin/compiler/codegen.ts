@@ -184,10 +184,13 @@ function checkSyntax(body: string, context: SyntaxContext, map: LineMap, file: s
 }
 
 function syntaxError(body: string, isAsync: boolean): SyntaxError | undefined {
+  // The emitted file is an ES module, which is strict: check with strict rules
+  // (`<%= 010 %>` parses sloppy but would fail to load).
+  const strict = `'use strict';\n${body}`
   try {
-    if (isAsync) new AsyncFunction('it', 'options', body)
+    if (isAsync) new AsyncFunction('it', 'options', strict)
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- build time only: a syntax check, never run
-    else new Function('it', 'options', body)
+    else new Function('it', 'options', strict)
     return undefined
   } catch (error) {
     if (error instanceof SyntaxError) return error
@@ -213,7 +216,9 @@ function locateSyntaxError(context: SyntaxContext, end: number): { offset: numbe
   const body = debugEta.compileToString(context.etaSource, { async: context.isAsync })
   const lines = body.split('\n')
   try {
-    new vm.Script(`(${context.isAsync ? 'async ' : ''}function (it, options) {\n${body}\n})`, { filename: 'template' })
+    new vm.Script(`'use strict';(${context.isAsync ? 'async ' : ''}function (it, options) {\n${body}\n})`, {
+      filename: 'template',
+    })
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error
     // The stack starts `template:LINE`; line 1 is the wrapper's own.

@@ -93,15 +93,23 @@ export async function renderPage(
   try {
     const html = await eta.renderAsync(name, data, { __embeds: scope } as never)
     return await scope.settle(html)
-  } finally {
+  } catch (error) {
+    // The page failed: vendor calls still running have no page to go to.
     scope.cancel()
+    throw error
   }
 }
 
+// A placeholder: NUL, the render's random id, the directive's index, NUL.
+// eslint-disable-next-line no-control-regex -- NUL delimits placeholders, by design
+const PLACEHOLDER = /\u0000([0-9a-f]{24}):(\d+)\u0000/g
+
 class RenderScope {
-  private readonly id = randomBytes(12).toString('hex')
+  // Created on the first directive only: most renders of most pages (login,
+  // errors, anonymous visitors) need neither.
+  private id: string | undefined
+  private cancelled: AbortController | undefined
   private readonly pending: Promise<string>[] = []
-  private readonly cancelled = new AbortController()
   private chatbots = 0
 
   constructor(
@@ -124,23 +132,29 @@ class RenderScope {
     // rejection must not become an unhandled rejection that kills the process.
     resolving.catch(() => undefined)
     const index = this.pending.push(resolving) - 1
+    this.id ??= randomBytes(12).toString('hex')
     return `\u0000${this.id}:${index}\u0000`
   }
 
   async settle(html: string): Promise<string> {
+    if (!this.pending.length) return html
     const parts = await Promise.all(this.pending)
-    const marker = new RegExp(`\u0000${this.id}:(\\d+)\u0000`, 'g')
-    return html.replace(marker, (_m, index: string) => parts[Number(index)] ?? '')
+    // Only this render's placeholders are replaced: the id is unguessable, so
+    // text from the template's data can never pose as one.
+    return html.replace(PLACEHOLDER, (match, id: string, index: string) =>
+      id === this.id ? (parts[Number(index)] ?? '') : match,
+    )
   }
 
   cancel(): void {
-    this.cancelled.abort()
+    this.cancelled?.abort()
   }
 
   private async resolve(info: DirectiveInfo, attrs: Record<string, string>, it: object): Promise<string> {
     const { user } = this.page
     if (!user) return this.fallback(attrs, it)
     const started = performance.now()
+    this.cancelled ??= new AbortController()
     const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.cancelled.signal])
     const ctx: ResolveContext = { user, nonce: this.page.nonce, acceptLanguage: this.page.acceptLanguage, signal }
     try {
