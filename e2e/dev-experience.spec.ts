@@ -23,7 +23,7 @@ test.afterAll(async () => {
 
 const template = (name: string) => path.join(project.dir, 'templates', name)
 
-test('edits to a page and its layout reload the browser; a bad attribute shows in the overlay until fixed', async ({
+test('edits to a page, a partial and the layout reload the browser; a bad attribute shows in the overlay until fixed', async ({
   page,
 }) => {
   await page.goto(`${stack.url}/login`)
@@ -35,6 +35,9 @@ test('edits to a page and its layout reload the browser; a bad attribute shows i
 
   await editFile(template('home.eta'), 'Hello, <%= it.user.name %>!', 'Welcome back, <%= it.user.name %>!')
   await expect(heading).toHaveText('Welcome back, Alice!')
+
+  await editFile(template('partials/help.eta'), '<h2>Need help?</h2>', '<h2>Questions?</h2>')
+  await expect(page.getByRole('heading', { name: 'Questions?' })).toBeVisible()
 
   await editFile(template('layout.eta'), '<%~ it.body %>', '<%~ it.body %>\n<footer>Layout v2</footer>')
   await expect(page.getByRole('contentinfo')).toHaveText('Layout v2')
