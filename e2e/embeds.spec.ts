@@ -2,7 +2,7 @@
  * The whole chain in a real browser: log in, and both vendor widgets work
  * with tokens minted for this user by the server.
  */
-import { chatbot, expect, test, widgetStatus } from './fixtures.ts'
+import { chatbot, expect, lazyWidget, test, widgetStatus } from './fixtures.ts'
 
 test('an anonymous visitor is sent to the login page and no vendor is called', async ({ page, stack }) => {
   const before = stack.returning.received.length + stack.caramelo.received.length
@@ -74,4 +74,29 @@ test('the home page is not stored and carries a per-response CSP nonce', async (
   const nonce = (csp: string | undefined) => /'nonce-([^']+)'/.exec(csp ?? '')?.[1]
   expect(nonce(first.headers()['content-security-policy'])).toBeTruthy()
   expect(nonce(first.headers()['content-security-policy'])).not.toBe(nonce(second.headers()['content-security-policy']))
+})
+
+test('a lazy widget loads from our session-authenticated route, with no token in its URL', async ({ page, login }) => {
+  await login('alice@example.com')
+  const frame = lazyWidget(page)
+  await expect(frame).toHaveAttribute(
+    'src',
+    '/_embeds/widget?type=milestone&id=demo-milestones&fallback=partials%2Fwidget-unavailable',
+  )
+  await frame.scrollIntoViewIfNeeded()
+  await expect(page.frameLocator('iframe.eta-embeds-widget[loading="lazy"]').locator('#widget-status')).toHaveText(
+    'Signed in as alice@example.com',
+  )
+  const direct = await page.request.get('/_embeds/widget?type=milestone&id=demo-milestones')
+  expect(direct.headers()['cache-control']).toBe('no-store')
+  expect(direct.headers()['content-security-policy']).toContain("frame-ancestors 'self'")
+})
+
+test('the lazy route answers nobody without a session and calls no vendor', async ({ playwright, stack }) => {
+  const anonymous = await playwright.request.newContext({ baseURL: stack.url })
+  const before = stack.returning.received.length
+  const response = await anonymous.get('/_embeds/widget?type=store&id=e2e-store')
+  expect(response.status()).toBe(401)
+  expect(stack.returning.received.length).toBe(before)
+  await anonymous.dispose()
 })

@@ -27,9 +27,14 @@ export const test = base.extend<{ login: (email: string) => Promise<void> }, { s
   },
 })
 
-/** The widget's own status line, inside its srcdoc iframe. */
+/** The eager widget's own status line, inside its srcdoc iframe. */
 export function widgetStatus(page: Page) {
-  return page.frameLocator('iframe.eta-embeds-widget').locator('#widget-status')
+  return page.frameLocator('iframe.eta-embeds-widget[srcdoc]').locator('#widget-status')
+}
+
+/** The lazy widget's iframe, loaded from our own route when it nears the viewport. */
+export function lazyWidget(page: Page) {
+  return page.locator('iframe.eta-embeds-widget[loading="lazy"]')
 }
 
 /** The chatbot bubble the Caramelo SDK adds to the page. */

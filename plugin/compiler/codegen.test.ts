@@ -107,7 +107,7 @@ describe('compileTemplate: the module', () => {
       { name: 'caramelo', attributes: {}, loc: 'templates/home.eta:4:1' },
     ])
     expect(code).toContain(
-      `export const meta = ${JSON.stringify({ file: FILE, async: false, directives: ['widget', 'caramelo'] })};`,
+      `export const meta = ${JSON.stringify({ file: FILE, async: false, directives: ['widget', 'caramelo'], prefetch: [1], includes: [] })};`,
     )
     expect(code).toContain('export default function template(it, options) {')
     expect(code).not.toMatch(/new Function|\bFunction\(|\beval\b/)

@@ -16,7 +16,7 @@ import { Eta, EtaParseError } from 'eta/core'
 import type { DirectiveName } from '../directives.ts'
 import { compileError, LineMap } from './location.ts'
 import { parse, type Directive, type Segment } from './parse.ts'
-import { findReferences, type Reference } from './references.ts'
+import { findReferences, unconditionalDirectives, type Reference } from './references.ts'
 
 /** How a template is placed among the others. All optional: without them the module stands alone. */
 export interface CompileOptions {
@@ -77,7 +77,13 @@ export function compileTemplate(source: string, file: string, options: CompileOp
   const body = withDirectiveCalls(etaBody(etaSource, isAsync, map, file), directives)
   checkSyntax(body, { etaSource, segments, directives, isAsync }, map, file)
   const infos = directives.map((d) => directiveInfo(d, map, file, references))
-  const code = moduleCode({ file, body, infos, isAsync, references, importPath: options.importPath })
+  const always = unconditionalDirectives(segments)
+  // Directives the runtime may start before the template reaches them: reached
+  // on every render and with no {expression} that needs the template's data.
+  const prefetch = directives.flatMap((d, i) =>
+    always.has(d) && d.attributes.every((a) => a.value.kind === 'literal') ? [i] : [],
+  )
+  const code = moduleCode({ file, body, infos, isAsync, references, prefetch, importPath: options.importPath })
   return { code, directives: infos, async: isAsync }
 }
 
@@ -273,6 +279,7 @@ interface ModuleParts {
   infos: DirectiveInfo[]
   isAsync: boolean
   references: Reference[]
+  prefetch: number[]
   importPath: ((name: string) => string) | undefined
 }
 
@@ -281,7 +288,8 @@ interface ModuleParts {
 const RENDER_CALLS = ['this.render(__eta_t,', 'this.renderAsync(__eta_t,']
 
 function moduleCode(parts: ModuleParts): string {
-  const { file, infos, isAsync, references, importPath } = parts
+  const { file, infos, isAsync, references, prefetch, importPath } = parts
+  const includes = [...new Set(references.filter((r) => r.kind === 'include' && r.unconditional).map((r) => r.name))]
   const guard = infos.length
     ? `const __embeds = options && options.__embeds;\n` +
       `if (!__embeds) throw new Error(${JSON.stringify(`${file} uses directives: render it through the vite-plugin-eta-embeds runtime`)});\n`
@@ -300,7 +308,8 @@ function moduleCode(parts: ModuleParts): string {
     `const __directives = ${JSON.stringify(infos)};`,
     `const __names = ${JSON.stringify(aliases)};`,
     `const __name = (n) => (typeof n === 'string' && Object.hasOwn(__names, n) ? __names[n] : n);`,
-    `export const meta = ${JSON.stringify({ file, async: isAsync, directives: infos.map((d) => d.name) })};`,
+    `export const directives = __directives;`,
+    `export const meta = ${JSON.stringify({ file, async: isAsync, directives: infos.map((d) => d.name), prefetch, includes })};`,
     `export const dependencies = {${importPath ? names.map((n, i) => `${JSON.stringify(n)}: __t${i}`).join(', ') : ''}};`,
     `export default ${isAsync ? 'async ' : ''}function template(it, options) {`,
     guard + body,

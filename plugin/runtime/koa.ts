@@ -1,18 +1,21 @@
 /**
  * The Koa side: `ctx.render(name, data)` renders a compiled template for the
- * session's verified user and sets the headers a page carrying tokens needs.
+ * session's verified user and sets the headers a page carrying tokens needs;
+ * the middleware also answers the lazy-widget route.
  */
-import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
 import type { Context, Middleware } from 'koa'
+import { newNonce, setTokenPageHeaders } from './headers.ts'
+import { serveLazyWidget } from './lazy.ts'
 import { resolveOptions, type EmbedsOptions } from './options.ts'
-import { renderPage, type TemplateMap } from './render.ts'
+import { renderPage, renderPageChunks, type TemplateMap } from './render.ts'
 import type { EmbedsUser } from './user.ts'
 
 export interface KoaEmbedsOptions extends EmbedsOptions {
   /**
    * Returns the compiled templates. Called on every render, so a dev server
    * can hand out fresh modules after an edit.
-   * @example () => vite.environments.ssr.runner.import('virtual:eta-embeds/templates').then((m) => m.default)
+   * @example builtTemplates(new URL('./dist/server/templates.js', import.meta.url))
    */
   templates: () => Promise<TemplateMap>
   /**
@@ -22,6 +25,13 @@ export interface KoaEmbedsOptions extends EmbedsOptions {
   user?: (ctx: Context) => EmbedsUser | undefined
   /** Extra template data for every page (asset tags, the user, …). Gets the page's CSP nonce. */
   locals?: (ctx: Context, nonce: string) => object
+  /**
+   * Send the page as it renders: everything up to the first directive at
+   * once, then each directive as its vendor answers. Status and headers are
+   * fixed before the first byte (failures become fallbacks, never errors).
+   * @default true
+   */
+  stream?: boolean
 }
 
 declare module 'koa' {
@@ -31,52 +41,39 @@ declare module 'koa' {
   }
 }
 
-/** Koa middleware that adds `ctx.render()`. */
+/** Koa middleware that adds `ctx.render()` and serves lazy widgets at `options.lazyPath`. */
 export function etaEmbeds(options: KoaEmbedsOptions): Middleware {
   const resolved = resolveOptions(options)
   const getUser = options.user ?? ((ctx: Context): EmbedsUser | undefined => ctx.state['user'])
-  const vendorOrigins = [resolved.returning?.origin].filter(Boolean).join(' ')
+  const vendorOrigins = resolved.returning ? [resolved.returning.origin] : []
+  const stream = options.stream ?? true
   return async (ctx, next) => {
+    if (ctx.path === resolved.lazyPath && ctx.method === 'GET') {
+      const templates = await options.templates()
+      const fallback = (name: string) => renderPage(resolved, templates, name, {}, anonymous(ctx))
+      await serveLazyWidget(ctx, resolved, getUser(ctx), fallback)
+      return
+    }
     ctx.render = async (name, data = {}) => {
-      const nonce = randomBytes(16).toString('base64')
+      const nonce = newNonce()
       const templates = await options.templates()
       const locals = options.locals?.(ctx, nonce) ?? {}
-      const html = await renderPage(
-        resolved,
-        templates,
-        name,
-        { ...locals, ...data, nonce },
-        {
-          user: getUser(ctx),
-          nonce,
-          acceptLanguage: ctx.get('accept-language') || undefined,
-        },
-      )
-      setPageHeaders(ctx, nonce, vendorOrigins)
+      const page = { user: getUser(ctx), nonce, acceptLanguage: ctx.get('accept-language') || undefined }
+      const chunks = await renderPageChunks(resolved, templates, name, { ...locals, ...data, nonce }, page)
+      setTokenPageHeaders(ctx, nonce, vendorOrigins)
       ctx.type = 'html'
-      ctx.body = html
+      ctx.body = stream ? Readable.from(chunks) : await join(chunks)
     }
     await next()
   }
 }
 
-/**
- * SPEC invariant 4: a page that may hold a token is never stored, never sent
- * as a Referer, and runs only the scripts carrying its nonce. `base-uri`
- * admits the vendor origin because the widget's srcdoc document inherits this
- * policy and resolves its relative URLs through `<base href>`.
- */
-function setPageHeaders(ctx: Context, nonce: string, vendorOrigins: string): void {
-  ctx.set('Cache-Control', 'no-store')
-  ctx.vary('Cookie')
-  ctx.set('Referrer-Policy', 'no-referrer')
-  ctx.set(
-    'Content-Security-Policy',
-    [
-      `script-src 'nonce-${nonce}' 'strict-dynamic'`,
-      `object-src 'none'`,
-      `base-uri 'self'${vendorOrigins ? ` ${vendorOrigins}` : ''}`,
-      `frame-ancestors 'self'`,
-    ].join('; '),
-  )
+function anonymous(ctx: Context) {
+  return { user: undefined, nonce: newNonce(), acceptLanguage: ctx.get('accept-language') || undefined }
+}
+
+async function join(chunks: AsyncIterable<string>): Promise<string> {
+  let out = ''
+  for await (const chunk of chunks) out += chunk
+  return out
 }

@@ -55,6 +55,12 @@ export interface EmbedsOptions {
   dispatcher?: Dispatcher
   /** Where failures are logged, one line each. @default a pino logger on stdout */
   logger?: EmbedsLogger
+  /**
+   * Path of the session-authenticated route that serves `loading="lazy"`
+   * widgets' documents (the Koa middleware answers it).
+   * @default '/_embeds/widget'
+   */
+  lazyPath?: string
 }
 
 export interface ResolvedEmbedsOptions {
@@ -65,6 +71,7 @@ export interface ResolvedEmbedsOptions {
   maxResponseBytes: number
   dispatcher: Dispatcher
   logger: EmbedsLogger
+  lazyPath: string
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
@@ -119,6 +126,14 @@ function resolveCaramelo(o: CarameloOptions | undefined): ResolvedEmbedsOptions[
   }
 }
 
+function lazyPath(value: string | undefined): string {
+  const path = value ?? '/_embeds/widget'
+  if (!/^\/[A-Za-z0-9_\-/.]*$/.test(path) || path.includes('//') || path.includes('..')) {
+    throw new TypeError(`options.lazyPath must be an absolute URL path such as '/_embeds/widget', got '${path}'`)
+  }
+  return path
+}
+
 /** Fills defaults and validates; throws a `TypeError` naming the bad option. */
 export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 2000)
@@ -138,5 +153,6 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
         keepAliveTimeout: 10_000,
       }),
     logger: options.logger ?? pino({ name: 'eta-embeds' }),
+    lazyPath: lazyPath(options.lazyPath),
   }
 }

@@ -3,10 +3,11 @@ import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RenderError } from '../errors.ts'
 import { resolveOptions, type EmbedsOptions } from './options.ts'
-import { renderPage, type TemplateMap } from './render.ts'
+import { renderPage, renderPageChunks, type TemplateMap } from './render.ts'
 import {
   compileTemplates,
   decodeAttribute,
+  deferred,
   recordingLogger,
   TEST_NONCE,
   TEST_USER,
@@ -39,6 +40,10 @@ afterEach(async () => {
     await agent.close()
   }
 })
+
+function page(user: EmbedsUser | undefined) {
+  return { user, nonce: TEST_NONCE, acceptLanguage: undefined }
+}
 
 function render(
   templates: TemplateMap,
@@ -282,5 +287,96 @@ describe('renderPage: errors in the page itself', () => {
     expect(dispatch).toHaveBeenCalledTimes(1)
     const [opts] = dispatch.mock.calls[0] ?? []
     expect((opts as { signal?: AbortSignal } | undefined)?.signal?.aborted).toBe(true)
+  })
+})
+
+describe('renderPageChunks: streaming', () => {
+  it('hands out the text before the first directive while its vendor has not answered yet', async () => {
+    const templates = await compileTemplates({ home: '<h1>Hi</h1><<caramelo>><p>end</p>' })
+    const vendor = deferred()
+    agent
+      .get(CARAMELO)
+      .intercept(AUTH)
+      .reply(200, (() =>
+        vendor.promise.then(() =>
+          JSON.stringify({ real_time_access_token: CHAT_TOKEN }),
+        )) as unknown as MockInterceptor.MockResponseDataHandler)
+    const resolved = resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger, timeoutMs: 2000 })
+    const chunks = await renderPageChunks(resolved, templates, 'home', {}, page(TEST_USER))
+
+    // If the first chunk waited for the vendor, this would hang: the vendor answers only below.
+    await expect(chunks.next()).resolves.toEqual({ done: false, value: '<h1>Hi</h1>' })
+    vendor.resolve()
+    const rest: string[] = []
+    for await (const chunk of chunks) rest.push(chunk)
+    expect(rest[0]).toContain(CHAT_TOKEN)
+    expect(rest.at(-1)).toBe('<p>end</p>')
+  })
+})
+
+describe('renderPage: prefetch', () => {
+  it("starts an unconditional directive's vendor call before the template reaches it", async () => {
+    const templates = await compileTemplates({ home: '<% await it.slowData %><<caramelo>>' })
+    const arrived = deferred()
+    const slowData = deferred()
+    agent
+      .get(CARAMELO)
+      .intercept(AUTH)
+      .reply(200, (() => {
+        arrived.resolve()
+        return JSON.stringify({ real_time_access_token: CHAT_TOKEN })
+      }) as unknown as MockInterceptor.MockResponseDataHandler)
+
+    const rendering = render(templates, { slowData: slowData.promise }, TEST_USER)
+    // The template is still awaiting its own data, yet the vendor call has arrived: it started early.
+    await arrived.promise
+    slowData.resolve()
+    await expect(rendering).resolves.toContain(CHAT_TOKEN)
+  })
+
+  it('does not prefetch a directive inside a block, nor one with an {expression}', async () => {
+    const templates = await compileTemplates({
+      home: '<% if (it.show) { %><<caramelo>><% } %><<widget id={it.id}>>',
+    })
+    const dispatch = vi.spyOn(agent, 'dispatch')
+    await expect(render(templates, { show: false, id: 'w1' }, undefined)).resolves.toBe('')
+    expect(dispatch).not.toHaveBeenCalled()
+  })
+
+  it('quietly aborts a prefetched call whose directive is never reached', async () => {
+    const templates = await compileTemplates({
+      // Braceless `if`: the heuristic counts the include as unconditional.
+      home: "<% if (it.show) include('chat') %>done",
+      chat: '<<caramelo>>',
+    })
+    const arrived = deferred()
+    agent
+      .get(CARAMELO)
+      .intercept(AUTH)
+      .reply(200, (() => {
+        arrived.resolve()
+        return new Promise(() => undefined)
+      }) as unknown as MockInterceptor.MockResponseDataHandler)
+
+    await expect(render(templates, { show: false }, TEST_USER)).resolves.toBe('done')
+    await arrived.promise
+    expect(logger.lines).toEqual([])
+  })
+})
+
+describe('renderPage: lazy widgets', () => {
+  it('renders an iframe pointing at the lazy route, calling no vendor while rendering the page', async () => {
+    const templates = await compileTemplates({
+      home: '<<widget loading="lazy" type="social" id="s1" color="dark" title="Feed" fallback="./none">>',
+      none: '',
+    })
+    const dispatch = vi.spyOn(agent, 'dispatch')
+    const html = await render(templates, {}, TEST_USER)
+    expect(html).toBe(
+      '<iframe class="eta-embeds-widget" title="Feed" sandbox="allow-scripts allow-forms allow-popups"' +
+        ' referrerpolicy="no-referrer" loading="lazy"' +
+        ' src="/_embeds/widget?type=social&amp;id=s1&amp;color=dark&amp;fallback=none"></iframe>',
+    )
+    expect(dispatch).not.toHaveBeenCalled()
   })
 })

@@ -4,7 +4,7 @@
  * and hand the page to the browser inside `<iframe srcdoc>`.
  */
 import type { WidgetAttributes } from '../../directives.ts'
-import { RenderError, VendorError } from '../../errors.ts'
+import { VendorError } from '../../errors.ts'
 import { escapeHtml, jsStringLiteral } from '../encode.ts'
 import { parseJson, vendorRequest } from '../http.ts'
 import type { ResolvedEmbedsOptions } from '../options.ts'
@@ -20,21 +20,17 @@ type Config = NonNullable<ResolvedEmbedsOptions['returning']>
 type Shared = Pick<ResolvedEmbedsOptions, 'dispatcher' | 'maxResponseBytes'>
 
 /**
- * Resolves one `<<widget>>` to its iframe.
- *
- * Placeholder: `loading="lazy"` is resolved eagerly like the default until the
- * session-authenticated lazy route exists (issue 4).
+ * The widget's document for `ctx.user`: the vendor page with the user's token
+ * in its placeholder, a `<base href>` to the vendor and the page's nonce on
+ * every script. Used inline (`srcdoc`) and by the lazy route.
  */
-export async function resolveWidget(
+export async function widgetDocument(
   config: Config,
   shared: Shared,
   attrs: WidgetAttributes,
   ctx: ResolveContext,
 ): Promise<string> {
-  const id = attrs.id ?? config.widgetId
-  if (!id) {
-    throw new RenderError('ERR_CONFIG', "<<widget>> has no 'id' and WIDGET_ID is not set")
-  }
+  const id = attrs.id ?? config.widgetId ?? ''
   const documentUrl = new URL(
     `${config.baseUrl}/${encodeURIComponent(attrs.type ?? config.widgetType)}/${encodeURIComponent(id)}`,
   )
@@ -46,14 +42,42 @@ export async function resolveWidget(
   }
   // The sign-in and the page do not depend on each other: ask for both at once.
   const [token, page] = await Promise.all([signIn(config, shared, ctx), fetchPage(shared, pageUrl, ctx.signal)])
-  const html = withBaseAndNonce(injectToken(page, token), documentUrl.href, ctx.nonce)
-  const title = attrs.title ?? 'Returning.AI widget'
+  return withBaseAndNonce(injectToken(page, token), documentUrl.href, ctx.nonce)
+}
+
+// The widget runs in an opaque origin: it cannot read our cookies or DOM.
+const FRAME_ATTRIBUTES = 'sandbox="allow-scripts allow-forms allow-popups" referrerpolicy="no-referrer"'
+
+function frameOpening(attrs: WidgetAttributes): string {
+  const title = escapeHtml(attrs.title ?? 'Returning.AI widget')
   const height = attrs.height ? ` height="${attrs.height}"` : ''
-  return (
-    `<iframe class="eta-embeds-widget" title="${escapeHtml(title)}"${height}` +
-    ` sandbox="allow-scripts allow-forms allow-popups" referrerpolicy="no-referrer"` +
-    ` srcdoc="${escapeHtml(html)}"></iframe>`
-  )
+  return `<iframe class="eta-embeds-widget" title="${title}"${height} ${FRAME_ATTRIBUTES}`
+}
+
+/** Resolves one eager `<<widget>>` to its iframe, the document inline in `srcdoc`. */
+export async function resolveWidget(
+  config: Config,
+  shared: Shared,
+  attrs: WidgetAttributes,
+  ctx: ResolveContext,
+): Promise<string> {
+  const html = await widgetDocument(config, shared, attrs, ctx)
+  return `${frameOpening(attrs)} srcdoc="${escapeHtml(html)}"></iframe>`
+}
+
+/**
+ * A `loading="lazy"` widget: an iframe the browser loads when it nears the
+ * viewport, from our own session-authenticated route. Only the widget's type,
+ * id and colour travel in the URL — never a token or anything about the user.
+ */
+export function lazyWidgetFrame(lazyPath: string, attrs: WidgetAttributes): string {
+  const query = new URLSearchParams()
+  for (const name of ['type', 'id', 'color', 'fallback'] as const) {
+    const value = attrs[name]
+    if (value !== undefined) query.set(name, value)
+  }
+  const src = `${lazyPath}${query.size ? `?${query.toString()}` : ''}`
+  return `${frameOpening(attrs)} loading="lazy" src="${escapeHtml(src)}"></iframe>`
 }
 
 async function signIn(config: Config, shared: Shared, ctx: ResolveContext): Promise<string> {

@@ -1,0 +1,76 @@
+/**
+ * Starting one directive's vendor work: its configuration checked, its own
+ * deadline, and a handle to abort it when the page no longer needs it.
+ */
+import type { DirectiveName } from '../directives.ts'
+import type { ResolvedEmbedsOptions } from './options.ts'
+import type { EmbedsUser, ResolveContext } from './user.ts'
+import { resolveChatbot } from './vendors/caramelo.ts'
+import { resolveWidget } from './vendors/returning.ts'
+
+/** A vendor call under way. `html` rejects with a `VendorError` when the vendor fails. */
+export interface VendorCall {
+  readonly html: Promise<string>
+  /** `performance.now()` when it started, for the latency in the failure log line. */
+  readonly started: number
+  /** True once `abort()` was called: its failure is ours, not the vendor's. */
+  readonly aborted: boolean
+  abort(): void
+}
+
+/**
+ * What is missing for `name` to be resolved at all, or `undefined`. A
+ * configuration mistake, not a vendor failure: the page fails loudly.
+ */
+export function checkConfigured(
+  options: ResolvedEmbedsOptions,
+  name: DirectiveName,
+  attrs: Record<string, string>,
+): string | undefined {
+  if (name === 'widget') {
+    if (!options.returning) return '<<widget>> is used but Returning.AI is not configured'
+    if (!attrs['id'] && !options.returning.widgetId) return "<<widget>> has no 'id' and WIDGET_ID is not set"
+    return undefined
+  }
+  if (!options.caramelo) return '<<caramelo>> is used but Caramelo AI is not configured'
+  if (!attrs['project'] && !options.caramelo.projectId) {
+    return "<<caramelo>> has no 'project' and CARAMELO_PROJECT_ID is not set"
+  }
+  return undefined
+}
+
+/** Starts the vendor flow of one configured directive for `page.user`, under its own deadline. */
+export function startVendorCall(
+  options: ResolvedEmbedsOptions,
+  name: DirectiveName,
+  attrs: Record<string, string>,
+  page: Omit<ResolveContext, 'signal'> & { user: EmbedsUser },
+): VendorCall {
+  const controller = new AbortController()
+  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), controller.signal])
+  const ctx: ResolveContext = { ...page, signal }
+  const html =
+    name === 'widget'
+      ? resolveWidget(required(options.returning), options, attrs, ctx)
+      : resolveChatbot(required(options.caramelo), options, attrs, ctx)
+  // Handled here so a call nobody awaits (a prefetch left unclaimed, a page
+  // that failed) never becomes an unhandled rejection.
+  html.catch(() => undefined)
+  let aborted = false
+  return {
+    html,
+    started: performance.now(),
+    get aborted() {
+      return aborted
+    },
+    abort() {
+      aborted = true
+      controller.abort()
+    },
+  }
+}
+
+function required<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('internal: vendor call started without checkConfigured()')
+  return value
+}
