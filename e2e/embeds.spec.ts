@@ -100,3 +100,13 @@ test('the lazy route answers nobody without a session and calls no vendor', asyn
   expect(stack.returning.received.length).toBe(before)
   await anonymous.dispose()
 })
+
+test('the runtime counts vendor calls and cache use at /metrics', async ({ page, login }) => {
+  await login('alice@example.com')
+  await expect(widgetStatus(page)).toHaveText('Signed in as alice@example.com')
+  const metrics = await (await page.request.get('/metrics')).text()
+  expect(metrics).toMatch(/^eta_embeds_vendor_calls_total\{vendor="returning"\} [1-9]\d*$/m)
+  expect(metrics).toMatch(/^eta_embeds_vendor_calls_total\{vendor="caramelo"\} [1-9]\d*$/m)
+  expect(metrics).toMatch(/^eta_embeds_cache_misses_total\{kind="widget_page"\} [1-9]\d*$/m)
+  expect(metrics).toContain('eta_embeds_breaker_state{vendor="returning",state="closed"} 1')
+})

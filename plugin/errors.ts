@@ -27,6 +27,7 @@ export type VendorErrorCode =
   | 'ERR_VENDOR_BODY'
   | 'ERR_VENDOR_PLACEHOLDER'
   | 'ERR_VENDOR_INPUT'
+  | 'ERR_VENDOR_CIRCUIT_OPEN'
 
 /** A position in a template source file. Lines and columns are 1-based. */
 export interface SourceLocation {

@@ -61,6 +61,7 @@ export function createApp(options: AppOptions): Koa {
       ...options.embeds,
       templates: options.templates,
       user: (ctx) => ctx.state.user,
+      metricsPath: '/metrics',
       locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
     }),
   )

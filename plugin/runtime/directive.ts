@@ -3,7 +3,9 @@
  * deadline, and a handle to abort it when the page no longer needs it.
  */
 import type { DirectiveName } from '../directives.ts'
+import { EmbedsError, VendorError } from '../errors.ts'
 import type { ResolvedEmbedsOptions } from './options.ts'
+import type { VendorName } from './state.ts'
 import type { EmbedsUser, ResolveContext } from './user.ts'
 import { resolveChatbot } from './vendors/caramelo.ts'
 import { resolveWidget } from './vendors/returning.ts'
@@ -49,10 +51,12 @@ export function startVendorCall(
   const controller = new AbortController()
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), controller.signal])
   const ctx: ResolveContext = { ...page, signal }
-  const html =
+  const vendor: VendorName = name === 'widget' ? 'returning' : 'caramelo'
+  const html = guarded(options, vendor, controller.signal, () =>
     name === 'widget'
       ? resolveWidget(required(options.returning), options, attrs, ctx)
-      : resolveChatbot(required(options.caramelo), options, attrs, ctx)
+      : resolveChatbot(required(options.caramelo), options, attrs, ctx),
+  )
   // Handled here so a call nobody awaits (a prefetch left unclaimed, a page
   // that failed) never becomes an unhandled rejection.
   html.catch(() => undefined)
@@ -67,6 +71,39 @@ export function startVendorCall(
       aborted = true
       controller.abort()
     },
+  }
+}
+
+/**
+ * Runs one vendor flow behind the vendor's circuit breaker and counts it: an
+ * open breaker refuses at once (the fallback costs nothing), and only the
+ * vendor's own failures — not our aborts — move the breaker.
+ */
+async function guarded(
+  options: ResolvedEmbedsOptions,
+  vendor: VendorName,
+  ours: AbortSignal,
+  flow: () => Promise<string>,
+): Promise<string> {
+  const { metrics, breakers } = options.state
+  const breaker = breakers[vendor]
+  if (breaker && !breaker.allow()) {
+    metrics.failure(vendor, 'ERR_VENDOR_CIRCUIT_OPEN')
+    throw new VendorError(vendor, 'ERR_VENDOR_CIRCUIT_OPEN', `${vendor} circuit breaker is open`)
+  }
+  metrics.call(vendor)
+  try {
+    const html = await flow()
+    breaker?.success()
+    return html
+  } catch (error) {
+    // We stopped it (the page failed, or a prefetch was not needed): not the vendor's doing.
+    if (ours.aborted) throw error
+    const code = error instanceof EmbedsError ? error.code : 'ERR_INTERNAL'
+    metrics.failure(vendor, code)
+    // Refused input never reached the vendor: it says nothing about its health.
+    if (code !== 'ERR_VENDOR_INPUT') breaker?.failure()
+    throw error
   }
 }
 

@@ -32,6 +32,12 @@ export interface KoaEmbedsOptions extends EmbedsOptions {
    * @default true
    */
   stream?: boolean
+  /**
+   * Serve the runtime's counters (vendor calls, failures by cause, cache hits
+   * and misses, breaker states) in Prometheus text format at this path.
+   * Off unless set. @example '/metrics'
+   */
+  metricsPath?: string
 }
 
 declare module 'koa' {
@@ -48,6 +54,12 @@ export function etaEmbeds(options: KoaEmbedsOptions): Middleware {
   const vendorOrigins = resolved.returning ? [resolved.returning.origin] : []
   const stream = options.stream ?? true
   return async (ctx, next) => {
+    if (options.metricsPath && ctx.path === options.metricsPath && ctx.method === 'GET') {
+      ctx.set('Cache-Control', 'no-store')
+      ctx.type = 'text/plain; version=0.0.4'
+      ctx.body = resolved.state.metrics.prometheus()
+      return
+    }
     if (ctx.path === resolved.lazyPath && ctx.method === 'GET') {
       const templates = await options.templates()
       const fallback = (name: string) => renderPage(resolved, templates, name, {}, anonymous(ctx))

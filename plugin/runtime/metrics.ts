@@ -37,7 +37,7 @@ export interface EmbedsMetricsSnapshot {
 export class EmbedsMetrics {
   private readonly calls = new Map<string, number>()
   private readonly failures = new Map<string, Map<string, number>>()
-  private readonly hits = new Map<CacheKind, number>(CACHE_KINDS.map((kind) => [kind, 0]))
+  private readonly lookups = new Map<CacheKind, number>(CACHE_KINDS.map((kind) => [kind, 0]))
   private readonly misses = new Map<CacheKind, number>(CACHE_KINDS.map((kind) => [kind, 0]))
   private readonly breakers = new Map<string, BreakerState>()
 
@@ -53,14 +53,24 @@ export class EmbedsMetrics {
     increment(byCause, cause)
   }
 
-  /** Counts one lookup of `kind` answered from the cache. */
-  cacheHit(kind: CacheKind): void {
-    increment(this.hits, kind)
+  /**
+   * Counts one lookup of `kind`. Hits are lookups minus misses: the caches
+   * are single-flight, so a lookup that joined another's vendor call counts
+   * as a hit, and a miss is exactly one call that went to the vendor.
+   */
+  cacheLookup(kind: CacheKind): void {
+    increment(this.lookups, kind)
   }
 
   /** Counts one lookup of `kind` that had to go to the vendor. */
   cacheMiss(kind: CacheKind): void {
     increment(this.misses, kind)
+  }
+
+  private get hits(): Map<CacheKind, number> {
+    return new Map(
+      CACHE_KINDS.map((kind) => [kind, Math.max(0, (this.lookups.get(kind) ?? 0) - (this.misses.get(kind) ?? 0))]),
+    )
   }
 
   /** Records where `vendor`'s circuit breaker stands now (wire it to the breaker's `onChange`). */

@@ -6,6 +6,13 @@
 import { Agent, type Dispatcher } from 'undici'
 import { pino } from 'pino'
 import { WIDGET_TYPES, type WidgetType } from '../directives.ts'
+import {
+  createState,
+  type BreakerOptions,
+  type RuntimeState,
+  type TokenReuseOptions,
+  type WidgetPageCacheOptions,
+} from './state.ts'
 
 /** The logger calls the runtime makes; a pino logger fits, and so does any object with these methods. */
 export interface EmbedsLogger {
@@ -61,6 +68,22 @@ export interface EmbedsOptions {
    * @default '/_embeds/widget'
    */
   lazyPath?: string
+  /**
+   * Cache of the widget page, which is the same for every user (tokens are
+   * put in per render). The vendor's own `Cache-Control` wins when it sends one.
+   * `false` fetches it on every render. @default {}
+   */
+  widgetPageCache?: WidgetPageCacheOptions | false
+  /**
+   * Reuse a user's Returning.AI token until shortly before its `exp`, instead
+   * of signing in on every render. Caramelo tokens are single-use and never
+   * reused. @default false
+   */
+  reuseWidgetTokens?: TokenReuseOptions | boolean
+  /** Per-vendor circuit breaker; `false` turns it off. @default {} */
+  breaker?: BreakerOptions | false
+  /** Clock (milliseconds) for the breaker and the token cache. @default Date.now */
+  now?: () => number
 }
 
 export interface ResolvedEmbedsOptions {
@@ -72,6 +95,8 @@ export interface ResolvedEmbedsOptions {
   dispatcher: Dispatcher
   logger: EmbedsLogger
   lazyPath: string
+  /** Caches, breakers and counters, shared by every render of this runtime. */
+  state: RuntimeState
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
@@ -137,22 +162,41 @@ function lazyPath(value: string | undefined): string {
 /** Fills defaults and validates; throws a `TypeError` naming the bad option. */
 export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 2000)
+  const maxResponseBytes = positiveInteger('maxResponseBytes', options.maxResponseBytes, 1024 * 1024)
+  const dispatcher = options.dispatcher ?? defaultAgent(timeoutMs)
+  const logger = options.logger ?? pino({ name: 'eta-embeds' })
+  const state = createState({
+    dispatcher,
+    logger,
+    maxResponseBytes,
+    widgetPageCache: options.widgetPageCache ?? {},
+    reuseWidgetTokens: options.reuseWidgetTokens === true ? {} : (options.reuseWidgetTokens ?? false),
+    breaker: options.breaker ?? {},
+    now: options.now ?? Date.now,
+  })
   return {
     returning: resolveReturning(options.returning),
     caramelo: resolveCaramelo(options.caramelo),
     timeoutMs,
-    maxResponseBytes: positiveInteger('maxResponseBytes', options.maxResponseBytes, 1024 * 1024),
-    // Connect and header timeouts sit inside the per-directive deadline, which
-    // is what bounds a page; they only make a dead socket fail sooner.
-    dispatcher:
-      options.dispatcher ??
-      new Agent({
-        connect: { timeout: timeoutMs },
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        keepAliveTimeout: 10_000,
-      }),
-    logger: options.logger ?? pino({ name: 'eta-embeds' }),
+    maxResponseBytes,
+    dispatcher,
+    logger,
     lazyPath: lazyPath(options.lazyPath),
+    state,
   }
+}
+
+/**
+ * One keep-alive pool per vendor origin. Connect and header timeouts sit
+ * inside the per-directive deadline, which is what bounds a page; they only
+ * make a dead socket fail sooner (and bound a shared page fetch that has
+ * outlived the render that started it).
+ */
+function defaultAgent(timeoutMs: number): Dispatcher {
+  return new Agent({
+    connect: { timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    keepAliveTimeout: 10_000,
+  })
 }

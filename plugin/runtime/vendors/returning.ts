@@ -17,7 +17,7 @@ const PLACEHOLDER = /\btoken(\s*:\s*)""/g
 const HEADER_SAFE_EMAIL = /^[\x21-\x7e]+@[\x21-\x7e]+$/
 
 type Config = NonNullable<ResolvedEmbedsOptions['returning']>
-type Shared = Pick<ResolvedEmbedsOptions, 'dispatcher' | 'maxResponseBytes'>
+type Shared = Pick<ResolvedEmbedsOptions, 'dispatcher' | 'maxResponseBytes' | 'state'>
 
 /**
  * The widget's document for `ctx.user`: the vendor page with the user's token
@@ -80,7 +80,18 @@ export function lazyWidgetFrame(lazyPath: string, attrs: WidgetAttributes): stri
   return `${frameOpening(attrs)} loading="lazy" src="${escapeHtml(src)}"></iframe>`
 }
 
+/** The user's token: reused while still valid when token reuse is on, else minted for this render. */
 async function signIn(config: Config, shared: Shared, ctx: ResolveContext): Promise<string> {
+  const { tokens, metrics } = shared.state
+  if (!tokens) return mintToken(config, shared, ctx)
+  metrics.cacheLookup('widget_token')
+  return tokens.get(shared.state.tokenKey(ctx.user), () => {
+    metrics.cacheMiss('widget_token')
+    return mintToken(config, shared, ctx)
+  })
+}
+
+async function mintToken(config: Config, shared: Shared, ctx: ResolveContext): Promise<string> {
   const answer = await vendorRequest({
     vendor: VENDOR,
     dispatcher: shared.dispatcher,
@@ -103,10 +114,12 @@ async function signIn(config: Config, shared: Shared, ctx: ResolveContext): Prom
   return token
 }
 
+/** The widget page, the same for every user: through the shared page cache when it is on. */
 async function fetchPage(shared: Shared, url: URL, signal: AbortSignal): Promise<string> {
+  if (shared.state.pageCached) shared.state.metrics.cacheLookup('widget_page')
   const answer = await vendorRequest({
     vendor: VENDOR,
-    dispatcher: shared.dispatcher,
+    dispatcher: shared.state.pageDispatcher,
     url,
     method: 'GET',
     signal,

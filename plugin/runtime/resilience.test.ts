@@ -1,0 +1,169 @@
+/**
+ * The resilience pieces wired into real renders: the page cache, token reuse,
+ * the circuit breaker and the counters, against MockAgent vendors.
+ */
+import { MockAgent } from 'undici'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { resolveOptions, type EmbedsOptions } from './options.ts'
+import { renderPage, type TemplateMap } from './render.ts'
+import { compileTemplates, recordingLogger, TEST_NONCE, TEST_USER, TEST_VENDORS } from './test-helpers.ts'
+
+const { baseUrl: WIDGETS, communityId: COMMUNITY } = TEST_VENDORS.returning
+const { apiUrl: CARAMELO, projectId: PROJECT } = TEST_VENDORS.caramelo
+const SIGNIN = { path: `/widget/${COMMUNITY}/signin`, method: 'POST' }
+const PAGE = { path: '/store/w1?color=light', method: 'GET' }
+const AUTH = { path: `/api/chatbox/project/${PROJECT}/intranet-auth`, method: 'POST' }
+const HTML = { headers: { 'content-type': 'text/html' } }
+const WIDGET_PAGE = '<html><head></head><body><script>init({ token: "" })</script></body></html>'
+
+/** A JWT-shaped token whose payload expires `exp` (seconds since the epoch). */
+function jwt(exp: number, tag: string): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  return `${part({ alg: 'HS256' })}.${part({ sub: tag, exp })}.c2ln`
+}
+
+let agent: MockAgent
+let logger: ReturnType<typeof recordingLogger>
+let clock: number
+
+beforeEach(() => {
+  agent = new MockAgent()
+  agent.disableNetConnect()
+  logger = recordingLogger()
+  clock = 1_800_000_000_000
+})
+
+afterEach(async () => {
+  try {
+    agent.assertNoPendingInterceptors()
+  } finally {
+    await agent.close()
+  }
+})
+
+function runtime(options: Partial<EmbedsOptions> = {}) {
+  return resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger, now: () => clock, ...options })
+}
+
+function render(resolved: ReturnType<typeof runtime>, templates: TemplateMap): Promise<string> {
+  return renderPage(resolved, templates, 'home', {}, { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined })
+}
+
+describe('the widget page cache', () => {
+  it('fetches the page once for many renders, and signs the user in on every render', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const resolved = runtime()
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+    agent
+      .get(WIDGETS)
+      .intercept(SIGNIN)
+      .reply(200, { token: jwt(2_000_000_000, 'a') })
+      .times(3)
+
+    for (let i = 0; i < 3; i++) await expect(render(resolved, templates)).resolves.toContain('srcdoc=')
+
+    expect(resolved.state.metrics.snapshot()).toMatchObject({
+      cacheHits: { widget_page: 2 },
+      cacheMisses: { widget_page: 1 },
+      vendorCalls: { returning: 3 },
+    })
+  })
+
+  it('fetches the page on every render when the cache is off', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const resolved = runtime({ widgetPageCache: false })
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML).times(2)
+    agent
+      .get(WIDGETS)
+      .intercept(SIGNIN)
+      .reply(200, { token: jwt(2_000_000_000, 'a') })
+      .times(2)
+
+    await render(resolved, templates)
+    await render(resolved, templates)
+  })
+})
+
+describe('token reuse', () => {
+  it('is off by default: every render signs in', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const resolved = runtime()
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+    agent
+      .get(WIDGETS)
+      .intercept(SIGNIN)
+      .reply(200, { token: jwt(2_000_000_000, 'a') })
+      .times(2)
+
+    await render(resolved, templates)
+    await render(resolved, templates)
+  })
+
+  it("reuses a user's Returning.AI token until shortly before it expires, then signs in again", async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const resolved = runtime({ reuseWidgetTokens: { refreshBeforeExpiryMs: 30_000 } })
+    const exp = clock / 1000 + 300
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+    agent
+      .get(WIDGETS)
+      .intercept(SIGNIN)
+      .reply(200, { token: jwt(exp, 'first') })
+
+    const first = await render(resolved, templates)
+    const second = await render(resolved, templates)
+    expect(second).toBe(first)
+    expect(resolved.state.metrics.snapshot()).toMatchObject({
+      cacheHits: { widget_token: 1 },
+      cacheMisses: { widget_token: 1 },
+    })
+
+    clock += 271_000 // within 30 s of exp: not reused any more
+    agent
+      .get(WIDGETS)
+      .intercept(SIGNIN)
+      .reply(200, { token: jwt(exp + 300, 'second') })
+    await expect(render(resolved, templates)).resolves.toContain(jwt(exp + 300, 'second'))
+  })
+
+  it('never reuses a Caramelo token, even with token reuse on', async () => {
+    const templates = await compileTemplates({ home: '<<caramelo>>' })
+    const resolved = runtime({ reuseWidgetTokens: true })
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_first_000000' })
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_second_00000' })
+
+    await expect(render(resolved, templates)).resolves.toContain('rtat_first_000000')
+    await expect(render(resolved, templates)).resolves.toContain('rtat_second_00000')
+  })
+})
+
+describe('the circuit breaker', () => {
+  it('opens after consecutive failures, answers fallbacks without calling, then lets one probe through', async () => {
+    const templates = await compileTemplates({ home: '[<<caramelo fallback="down">>]', down: 'down' })
+    const resolved = runtime({ breaker: { failureThreshold: 2, cooldownMs: 10_000 } })
+    agent.get(CARAMELO).intercept(AUTH).reply(503, 'busy').times(2)
+
+    await expect(render(resolved, templates)).resolves.toBe('[down]')
+    await expect(render(resolved, templates)).resolves.toBe('[down]')
+    expect(resolved.state.breakers.caramelo?.state).toBe('open')
+
+    // Open: no interceptor is left, and disableNetConnect() would fail any call that is made.
+    await expect(render(resolved, templates)).resolves.toBe('[down]')
+    expect(logger.lines.filter((l) => l.fields['cause'] === 'ERR_VENDOR_CIRCUIT_OPEN')).toHaveLength(1)
+
+    clock += 10_000
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_probe_000000' })
+    await expect(render(resolved, templates)).resolves.toContain('rtat_probe_000000')
+    expect(resolved.state.breakers.caramelo?.state).toBe('closed')
+    expect(resolved.state.metrics.prometheus()).toContain(
+      'eta_embeds_breaker_state{vendor="caramelo",state="closed"} 1',
+    )
+  })
+
+  it('is not moved by input we refused before calling', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const resolved = runtime({ breaker: { failureThreshold: 1 } })
+    const user = { ...TEST_USER, email: 'eve@example.com\r\nx-evil: 1' }
+    await renderPage(resolved, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
+    expect(resolved.state.breakers.returning?.state).toBe('closed')
+  })
+})

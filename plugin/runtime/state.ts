@@ -1,0 +1,96 @@
+/**
+ * What the runtime keeps between requests: counters, one circuit breaker per
+ * vendor, the shared widget-page cache and the optional token cache. All of
+ * it is per process (per instance behind a load balancer).
+ */
+import { createHmac, randomBytes } from 'node:crypto'
+import type { Dispatcher } from 'undici'
+import { CircuitBreaker } from './breaker.ts'
+import { EmbedsMetrics } from './metrics.ts'
+import { widgetPageDispatcher } from './page-cache.ts'
+import { TokenCache } from './token-cache.ts'
+import type { EmbedsLogger } from './options.ts'
+import type { EmbedsUser } from './user.ts'
+
+export type VendorName = 'returning' | 'caramelo'
+
+/** Widget-page cache settings (the page is the same for every user). */
+export interface WidgetPageCacheOptions {
+  /** How long a page is fresh when the vendor sends no `Cache-Control`. @default 60000 */
+  ttlMs?: number
+  /** How long after that a stale page is served while one refresh runs. @default 300000 */
+  staleWhileRevalidateMs?: number
+  /** Pages kept at most (type × id × colour). @default 500 */
+  maxEntries?: number
+}
+
+/** Reuse of Returning.AI tokens per verified user, until shortly before they expire. */
+export interface TokenReuseOptions {
+  /** Users whose token is kept at most (least recently used dropped first). @default 1000 */
+  maxEntries?: number
+  /** A token is not reused within this long of its `exp`. @default 30000 */
+  refreshBeforeExpiryMs?: number
+}
+
+/** Per-vendor circuit breaker settings. */
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker. @default 5 */
+  failureThreshold?: number
+  /** How long an open breaker refuses calls before one probe. @default 30000 */
+  cooldownMs?: number
+}
+
+export interface RuntimeState {
+  metrics: EmbedsMetrics
+  breakers: Record<VendorName, CircuitBreaker | undefined>
+  /** The dispatcher for the widget page GET only: cached, single-flight, one retry. */
+  pageDispatcher: Dispatcher
+  /** Whether `pageDispatcher` caches (counted as lookups in the metrics). */
+  pageCached: boolean
+  /** Set when token reuse is on. */
+  tokens: TokenCache | undefined
+  /** The token cache's key for a user: an HMAC, so the cache never holds an email. */
+  tokenKey(user: EmbedsUser): string
+}
+
+export interface StateInputs {
+  dispatcher: Dispatcher
+  logger: EmbedsLogger
+  maxResponseBytes: number
+  widgetPageCache: WidgetPageCacheOptions | false
+  reuseWidgetTokens: TokenReuseOptions | false
+  breaker: BreakerOptions | false
+  now: () => number
+}
+
+export function createState(inputs: StateInputs): RuntimeState {
+  const metrics = new EmbedsMetrics()
+  const breaker = (vendor: VendorName): CircuitBreaker | undefined => {
+    if (!inputs.breaker) return undefined
+    metrics.breakerState(vendor, 'closed')
+    return new CircuitBreaker({
+      ...inputs.breaker,
+      now: inputs.now,
+      onChange: (from, to) => {
+        metrics.breakerState(vendor, to)
+        inputs.logger.warn({ vendor, from, to }, `circuit breaker ${to}`)
+      },
+    })
+  }
+  const pageDispatcher = inputs.widgetPageCache
+    ? widgetPageDispatcher(inputs.dispatcher, {
+        ...inputs.widgetPageCache,
+        maxEntryBytes: inputs.maxResponseBytes,
+        onUpstream: () => metrics.cacheMiss('widget_page'),
+      })
+    : inputs.dispatcher
+  const keySecret = randomBytes(32)
+  return {
+    metrics,
+    breakers: { returning: breaker('returning'), caramelo: breaker('caramelo') },
+    pageDispatcher,
+    pageCached: inputs.widgetPageCache !== false,
+    tokens: inputs.reuseWidgetTokens ? new TokenCache({ ...inputs.reuseWidgetTokens, now: inputs.now }) : undefined,
+    tokenKey: (user) => createHmac('sha256', keySecret).update(`${user.id}\u0000${user.email}`).digest('base64url'),
+  }
+}
