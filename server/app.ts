@@ -4,14 +4,14 @@
  * or from the production build; `main.ts` decides that.
  */
 import { randomBytes } from 'node:crypto'
-import { bodyParser } from '@koa/bodyparser'
-import Router from '@koa/router'
 import Koa, { type Context, type Middleware } from 'koa'
 import session from 'koa-session'
 import type { Logger } from 'pino'
 import { errorOverlayPage, etaEmbeds, type EmbedsOptions, type TemplateMap } from '../plugin/runtime/index.ts'
 import type { Account, Accounts } from './accounts.ts'
 import type { AssetTags } from './assets.ts'
+import { routes } from './routes.ts'
+import { LoginThrottle } from './throttle.ts'
 
 export interface AppOptions {
   accounts: Accounts
@@ -26,6 +26,14 @@ export interface AppOptions {
   dev?: boolean
   /** Where a failed render is reported. @default one error line on `logger` */
   reportError?: (message: string) => void
+  /**
+   * Trust `X-Forwarded-*` from a reverse proxy (TLS terminated in front):
+   * the session cookie is then `Secure` when the original request was HTTPS.
+   * @default false
+   */
+  proxy?: boolean
+  /** Bad-login throttling. @default new LoginThrottle() */
+  throttle?: LoginThrottle
 }
 
 declare module 'koa' {
@@ -35,7 +43,8 @@ declare module 'koa' {
 }
 
 export function createApp(options: AppOptions): Koa {
-  const app = new Koa()
+  const app = new Koa({ proxy: options.proxy ?? false })
+  // The first key signs, every key verifies: rotate by putting a new key first.
   app.keys = options.sessionKeys
   app.use(requestLog(options.logger))
   app.use(errorPage(options.reportError ?? ((message) => options.logger.error(message)), options.dev ?? false))
@@ -46,6 +55,8 @@ export function createApp(options: AppOptions): Koa {
         httpOnly: true,
         sameSite: 'lax',
         signed: true,
+        // `secure` is left to koa-session: set when the request is HTTPS
+        // (through a trusted proxy, see `proxy`).
         maxAge: 8 * 60 * 60 * 1000,
       },
       app,
@@ -65,54 +76,11 @@ export function createApp(options: AppOptions): Koa {
       locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
     }),
   )
-  const router = routes(options.accounts)
+  const router = routes(options.accounts, options.throttle ?? new LoginThrottle())
   app.use(router.routes())
   app.use(router.allowedMethods())
   if (options.fallthrough) app.use(options.fallthrough)
   return app
-}
-
-function routes(accounts: Accounts): Router {
-  const router = new Router()
-  router.get('/healthz', (ctx) => {
-    ctx.set('Cache-Control', 'no-store')
-    ctx.body = { ok: true }
-  })
-  router.get('/', async (ctx) => {
-    if (!ctx.state.user) return ctx.redirect('/login')
-    await ctx.render('home')
-  })
-  router.get('/login', async (ctx) => {
-    if (ctx.state.user) return ctx.redirect('/')
-    await ctx.render('login', { error: undefined, email: '' })
-  })
-  router.post('/login', sameOrigin, bodyParser({ enableTypes: ['form'], formLimit: '4kb' }), async (ctx) => {
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>
-    const email = typeof body['email'] === 'string' ? body['email'] : ''
-    const password = typeof body['password'] === 'string' ? body['password'] : ''
-    const account = accounts.verify(email, password)
-    if (!account) {
-      ctx.status = 401
-      await ctx.render('login', { error: 'Wrong email or password.', email })
-      return
-    }
-    // A fresh session object: nothing from before the login carries over.
-    ctx.session = null
-    ctx.session = { uid: account.id } as never
-    ctx.redirect('/')
-  })
-  router.post('/logout', sameOrigin, (ctx) => {
-    ctx.session = null
-    ctx.redirect('/login')
-  })
-  return router
-}
-
-/** Refuses state-changing requests a browser marks as cross-site. */
-const sameOrigin: Middleware = async (ctx, next) => {
-  const site = ctx.get('sec-fetch-site')
-  if (site && site !== 'same-origin' && site !== 'none') ctx.throw(403, 'cross-site request refused')
-  await next()
 }
 
 function requestLog(logger: Logger): Middleware {

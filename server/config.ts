@@ -21,6 +21,8 @@ export interface ServerConfig {
   host: string
   port: number
   sessionKeys: string[]
+  /** `TRUST_PROXY=1`: trust X-Forwarded-* from the reverse proxy in front. */
+  proxy: boolean
   demoPassword: string
   returning: ReturningOptions
   caramelo: CarameloOptions
@@ -42,20 +44,36 @@ function port(env: Env): number {
   return n
 }
 
-function sessionKeys(env: Env, log: Logger): string[] {
+/**
+ * Session signing keys. Production refuses to start without real ones;
+ * development makes a random key for the run and says so.
+ */
+export function sessionKeys(env: Env, log: Logger, dev: boolean): string[] {
   const keys = (env['SESSION_KEYS'] ?? '')
     .split(',')
     .map((k) => k.trim())
     .filter(Boolean)
-  if (keys.length) return keys
-  // Placeholder until the session work (issue 5) decides production's policy:
-  // an unset SESSION_KEYS gets a random key, so sessions end at restart.
-  log.warn('SESSION_KEYS is unset: using a random key for this run (sessions end when the server stops)')
+  if (keys.length) {
+    const short = keys.findIndex((k) => k.length < 16)
+    if (short !== -1 && !dev) {
+      throw new TypeError(`SESSION_KEYS entry ${short + 1} is shorter than 16 characters: use random keys of 32 bytes`)
+    }
+    return keys
+  }
+  if (!dev) {
+    throw new TypeError(
+      'SESSION_KEYS is required in production: one or more comma-separated random keys, the first signs ' +
+        "(e.g. node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\")",
+    )
+  }
+  log.warn('SESSION_KEYS is unset: development uses a random key for this run (sessions end when the server stops)')
   return [randomBytes(32).toString('base64url')]
 }
 
 /** Resolves the configuration, starting a local stub for every vendor without a secret. */
-export async function loadConfig(env: Env, log: Logger): Promise<ServerConfig> {
+export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<ServerConfig> {
+  // First: a production server without session keys must not start anything.
+  const keys = sessionKeys(env, log, dev)
   const closers: (() => Promise<void>)[] = []
   let returning = returningFromEnv(env)
   if (!returning) {
@@ -87,7 +105,8 @@ export async function loadConfig(env: Env, log: Logger): Promise<ServerConfig> {
   return {
     host: env['HOST'] || '127.0.0.1',
     port: port(env),
-    sessionKeys: sessionKeys(env, log),
+    sessionKeys: keys,
+    proxy: env['TRUST_PROXY'] === '1' || env['TRUST_PROXY'] === 'true',
     demoPassword: env['DEMO_PASSWORD'] || 'demo-password',
     returning,
     caramelo,

@@ -104,12 +104,13 @@ export interface RunningServer {
 export async function start({ dev, logger }: { dev: boolean; logger: Logger }): Promise<RunningServer> {
   const root = projectRoot()
   loadDotEnv(root)
-  const config = await loadConfig(process.env, logger)
+  const config = await loadConfig(process.env, logger, dev)
   const server = createServer()
   const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
   const app = createApp({
     accounts: demoAccounts(config.demoPassword),
     sessionKeys: config.sessionKeys,
+    proxy: config.proxy,
     embeds: { returning: config.returning, caramelo: config.caramelo, timeoutMs: config.timeoutMs, logger },
     templates: frontend.templates,
     assets: frontend.assets,

@@ -1,0 +1,165 @@
+/**
+ * The demo app's session and login rules, against a real listening app:
+ * identity only in the signed cookie, key rotation, cross-site refusal and
+ * bad-login throttling.
+ */
+import type { Server } from 'node:http'
+import { pino } from 'pino'
+import { request } from 'undici'
+import { afterEach, describe, expect, it } from 'vitest'
+import { compileTemplates } from '../plugin/runtime/test-helpers.ts'
+import { demoAccounts } from './accounts.ts'
+import { createApp } from './app.ts'
+import { sessionKeys } from './config.ts'
+import { LoginThrottle } from './throttle.ts'
+
+const logger = pino({ level: 'silent' })
+const servers: Server[] = []
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
+})
+
+async function start(keys: string[], throttle = new LoginThrottle()): Promise<string> {
+  const templates = await compileTemplates({
+    home: 'home of <%= it.user.name %>',
+    login: 'login <%= it.error ?? "" %>',
+  })
+  const app = createApp({
+    accounts: demoAccounts('demo-password'),
+    sessionKeys: keys,
+    embeds: { logger },
+    templates: () => Promise.resolve(templates),
+    assets: () => '',
+    logger,
+    throttle,
+  })
+  const server = app.listen(0, '127.0.0.1')
+  servers.push(server)
+  await new Promise((resolve) => server.once('listening', resolve))
+  const address = server.address()
+  if (!address || typeof address === 'string') throw new Error('no port')
+  return `http://127.0.0.1:${address.port}`
+}
+
+function login(base: string, email: string, password: string, headers: Record<string, string> = {}) {
+  return request(`${base}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams({ email, password }).toString(),
+  })
+}
+
+function cookies(res: { headers: Record<string, string | string[] | undefined> }): string {
+  const set = res.headers['set-cookie']
+  return (Array.isArray(set) ? set : [set ?? ''])
+    .map((c) => c.split(';')[0])
+    .filter((c): c is string => Boolean(c))
+    .join('; ')
+}
+
+describe('sessions', () => {
+  it('log in sets a signed, httpOnly, SameSite=Lax cookie holding the user id only', async () => {
+    const base = await start(['key-one-0123456789abcdef'])
+    const res = await login(base, 'alice@example.com', 'demo-password')
+    await res.body.dump()
+
+    expect(res.statusCode).toBe(302)
+    const set = ([] as string[]).concat(res.headers['set-cookie'] ?? [])
+    expect(set.find((c) => c.startsWith('sid='))).toMatch(/httponly/i)
+    expect(set.find((c) => c.startsWith('sid='))).toMatch(/samesite=lax/i)
+    const value = /sid=([^;]+)/.exec(set.join(';'))?.[1] ?? ''
+    const content = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>
+    expect(Object.keys(content).sort()).toEqual(['_expire', '_maxAge', 'uid'])
+    expect(content['uid']).toBe('usr_alice_5f1c2a')
+
+    const home = await request(`${base}/`, { headers: { cookie: cookies(res) } })
+    await expect(home.body.text()).resolves.toBe('home of Alice')
+  })
+
+  it('ignores a session cookie whose signature does not verify', async () => {
+    const base = await start(['key-one-0123456789abcdef'])
+    const forged = Buffer.from(JSON.stringify({ uid: 'usr_alice_5f1c2a' })).toString('base64')
+    const res = await request(`${base}/`, { headers: { cookie: `sid=${forged}; sid.sig=AAAAAAAAAAAAAAAAAAAAAAAAAAA` } })
+    await res.body.dump()
+    expect(res.statusCode).toBe(302)
+    expect(res.headers['location']).toBe('/login')
+  })
+
+  it('keeps sessions signed with an older key valid after rotation, and not after its removal', async () => {
+    const signedWithOld = cookies(
+      await login(await start(['old-key-0123456789abcdef']), 'bob@example.com', 'demo-password'),
+    )
+
+    const rotated = await request(`${await start(['new-key-0123456789abcdef', 'old-key-0123456789abcdef'])}/`, {
+      headers: { cookie: signedWithOld },
+    })
+    await expect(rotated.body.text()).resolves.toBe('home of Bob')
+
+    const retired = await request(`${await start(['new-key-0123456789abcdef'])}/`, {
+      headers: { cookie: signedWithOld },
+    })
+    await retired.body.dump()
+    expect(retired.statusCode).toBe(302)
+  })
+
+  it('ends the session at logout', async () => {
+    const base = await start(['key-one-0123456789abcdef'])
+    const session = cookies(await login(base, 'alice@example.com', 'demo-password'))
+    const out = await request(`${base}/logout`, { method: 'POST', headers: { cookie: session } })
+    await out.body.dump()
+    const after = await request(`${base}/`, { headers: { cookie: cookies(out) } })
+    await after.body.dump()
+    expect(after.statusCode).toBe(302)
+  })
+})
+
+describe('login protection', () => {
+  it.each([
+    ['a cross-site fetch', { 'sec-fetch-site': 'cross-site' }],
+    ['a same-site but other-origin fetch', { 'sec-fetch-site': 'same-site' }],
+    ['a foreign Origin', { origin: 'https://evil.example' }],
+  ])('refuses %s to /login and /logout', async (_what, headers) => {
+    const base = await start(['key-one-0123456789abcdef'])
+    const res = await login(base, 'alice@example.com', 'demo-password', headers)
+    await res.body.dump()
+    expect(res.statusCode).toBe(403)
+    expect(res.headers['set-cookie']).toBeUndefined()
+    const out = await request(`${base}/logout`, { method: 'POST', headers })
+    await out.body.dump()
+    expect(out.statusCode).toBe(403)
+  })
+
+  it('slows repeated bad logins: after five failures even the right password waits', async () => {
+    let now = 1_000_000
+    const base = await start(['key-one-0123456789abcdef'], new LoginThrottle({ now: () => now }))
+    for (let i = 0; i < 5; i++) {
+      const bad = await login(base, 'alice@example.com', 'wrong')
+      await bad.body.dump()
+      expect(bad.statusCode).toBe(401)
+    }
+    const blocked = await login(base, 'alice@example.com', 'demo-password')
+    await expect(blocked.body.text()).resolves.toContain('Too many failed attempts')
+    expect(blocked.statusCode).toBe(429)
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0)
+
+    now += 15 * 60 * 1000
+    const later = await login(base, 'alice@example.com', 'demo-password')
+    await later.body.dump()
+    expect(later.statusCode).toBe(302)
+  })
+})
+
+describe('session keys', () => {
+  it('are required in production', () => {
+    expect(() => sessionKeys({}, logger, false)).toThrow(/SESSION_KEYS is required in production/)
+    expect(() => sessionKeys({ SESSION_KEYS: 'short' }, logger, false)).toThrow(/shorter than 16/)
+  })
+
+  it('are made up for the run in development, and the first of several signs', () => {
+    expect(sessionKeys({}, logger, true)).toHaveLength(1)
+    expect(
+      sessionKeys({ SESSION_KEYS: ' new-key-0123456789abcdef , old-key-0123456789abcdef ' }, logger, false),
+    ).toEqual(['new-key-0123456789abcdef', 'old-key-0123456789abcdef'])
+  })
+})
