@@ -25,7 +25,7 @@ async function start(keys: string[], throttle = new LoginThrottle()): Promise<st
     home: 'home of <%= it.user.name %>',
     login: 'login <%= it.error ?? "" %>',
   })
-  const app = createApp({
+  const { app } = createApp({
     accounts: demoAccounts('demo-password'),
     sessionKeys: keys,
     embeds: { logger },

@@ -42,7 +42,13 @@ declare module 'koa' {
   }
 }
 
-export function createApp(options: AppOptions): Koa {
+export interface DemoApp {
+  app: Koa
+  /** Closes what the app holds open (the vendor connection pools). */
+  close(): Promise<void>
+}
+
+export function createApp(options: AppOptions): DemoApp {
   const app = new Koa({ proxy: options.proxy ?? false })
   // The first key signs, every key verifies: rotate by putting a new key first.
   app.keys = options.sessionKeys
@@ -67,20 +73,19 @@ export function createApp(options: AppOptions): Koa {
     ctx.state.user = options.accounts.byId((ctx.session as Record<string, unknown> | null)?.['uid'])
     await next()
   })
-  app.use(
-    etaEmbeds({
-      ...options.embeds,
-      templates: options.templates,
-      user: (ctx) => ctx.state.user,
-      metricsPath: '/metrics',
-      locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
-    }),
-  )
+  const embeds = etaEmbeds({
+    ...options.embeds,
+    templates: options.templates,
+    user: (ctx) => ctx.state.user,
+    metricsPath: '/metrics',
+    locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
+  })
+  app.use(embeds)
   const router = routes(options.accounts, options.throttle ?? new LoginThrottle())
   app.use(router.routes())
   app.use(router.allowedMethods())
   if (options.fallthrough) app.use(options.fallthrough)
-  return app
+  return { app, close: () => embeds.close() }
 }
 
 function requestLog(logger: Logger): Middleware {

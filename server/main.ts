@@ -95,6 +95,9 @@ async function buildFrontend(root: string): Promise<Frontend> {
   }
 }
 
+/** How long in-flight requests get to finish at shutdown before their sockets are cut. */
+const SHUTDOWN_GRACE_MS = 10_000
+
 export interface RunningServer {
   url: string
   close(): Promise<void>
@@ -107,7 +110,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
   const config = await loadConfig(process.env, logger, dev)
   const server = createServer()
   const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
-  const app = createApp({
+  const { app, close: closeApp } = createApp({
     accounts: demoAccounts(config.demoPassword),
     sessionKeys: config.sessionKeys,
     proxy: config.proxy,
@@ -132,8 +135,14 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
   return {
     url,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeAllConnections()
+      // Stop accepting; idle keep-alive sockets go now, requests in flight
+      // (a page waiting on its vendors) finish first — within a bound.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+      await closed
+      clearTimeout(force)
+      await closeApp()
       await frontend.close()
       await config.close()
     },
@@ -147,6 +156,7 @@ export async function runCli(argv: string[]): Promise<void> {
   const logger = pino({ name: 'demo' })
   const running = await start({ dev, logger })
   const stop = (): void => {
+    logger.info('shutting down: finishing requests in flight')
     running.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -2,7 +2,9 @@
  * `vite-plugin-eta-embeds/runtime` — what a Koa server uses at request time.
  * Compiled templates only ever talk to the object this runtime passes them.
  */
-export { etaEmbeds, type KoaEmbedsOptions } from './koa.ts'
+export { etaEmbeds, type EmbedsMiddleware, type KoaEmbedsOptions } from './koa.ts'
+export type { EmbedsMetrics, EmbedsMetricsSnapshot } from './metrics.ts'
+export type { BreakerOptions, TokenReuseOptions, WidgetPageCacheOptions } from './state.ts'
 export { renderPage, type PageContext, type TemplateMap, type TemplateModule } from './render.ts'
 export {
   resolveOptions,

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import type { Context, Middleware } from 'koa'
 import { newNonce, setTokenPageHeaders } from './headers.ts'
 import { serveLazyWidget } from './lazy.ts'
+import type { EmbedsMetrics } from './metrics.ts'
 import { resolveOptions, type EmbedsOptions } from './options.ts'
 import { renderPage, renderPageChunks, type TemplateMap } from './render.ts'
 import type { EmbedsUser } from './user.ts'
@@ -47,13 +48,25 @@ declare module 'koa' {
   }
 }
 
+/** The middleware, plus what a server needs at shutdown and for monitoring. */
+export type EmbedsMiddleware = Middleware & {
+  /** The runtime's counters (also served at `metricsPath` when set). */
+  readonly metrics: EmbedsMetrics
+  /**
+   * Closes the vendor connection pools, once in-flight renders are done
+   * (call it after the HTTP server stopped accepting). A dispatcher passed
+   * in `options.dispatcher` is the caller's to close.
+   */
+  close(): Promise<void>
+}
+
 /** Koa middleware that adds `ctx.render()` and serves lazy widgets at `options.lazyPath`. */
-export function etaEmbeds(options: KoaEmbedsOptions): Middleware {
+export function etaEmbeds(options: KoaEmbedsOptions): EmbedsMiddleware {
   const resolved = resolveOptions(options)
   const getUser = options.user ?? ((ctx: Context): EmbedsUser | undefined => ctx.state['user'])
   const vendorOrigins = resolved.returning ? [resolved.returning.origin] : []
   const stream = options.stream ?? true
-  return async (ctx, next) => {
+  const middleware: Middleware = async (ctx, next) => {
     if (options.metricsPath && ctx.path === options.metricsPath && ctx.method === 'GET') {
       ctx.set('Cache-Control', 'no-store')
       ctx.type = 'text/plain; version=0.0.4'
@@ -78,6 +91,12 @@ export function etaEmbeds(options: KoaEmbedsOptions): Middleware {
     }
     await next()
   }
+  return Object.assign(middleware, {
+    metrics: resolved.state.metrics,
+    close: async () => {
+      if (!options.dispatcher) await resolved.dispatcher.close()
+    },
+  })
 }
 
 function anonymous(ctx: Context) {
