@@ -110,7 +110,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
   const config = await loadConfig(process.env, logger, dev)
   const server = createServer()
   const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
-  const { app, close: closeApp } = createApp({
+  const demo = createApp({
     accounts: demoAccounts(config.demoPassword),
     sessionKeys: config.sessionKeys,
     proxy: config.proxy,
@@ -122,7 +122,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
     logger,
     dev,
   })
-  const handle = app.callback()
+  const handle = demo.app.callback()
   server.on('request', (req, res) => void handle(req, res))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -142,7 +142,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
       const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
       await closed
       clearTimeout(force)
-      await closeApp()
+      await demo.close()
       await frontend.close()
       await config.close()
     },
