@@ -1,13 +1,27 @@
 /**
  * The Vite hooks: `.eta` files become SSR modules, one virtual module lists
  * them all for the server, and `vite build` builds the client and the server
- * templates in one go.
+ * templates in one go. The build guards (issue 5) live in `guards/`: secrets
+ * in the output or exposed by the config, server-only modules in client code,
+ * and what the dev server may serve.
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { isRunnableDevEnvironment, type Plugin, type ResolvedConfig, type ViteBuilder } from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
-import { CompileError } from './errors.ts'
+import { CompileError, EmbedsError } from './errors.ts'
+import { scanBundle } from './guards/build-scan.ts'
+import { checkConfig, envPrefixProblem } from './guards/config.ts'
+import { fsDenyPatterns, serverOnlyRequestGuard } from './guards/dev-server.ts'
+import { needlesFor, type Needle } from './guards/scan.ts'
+import { collectSecrets, MIN_SECRET_LENGTH, readEnvSources, SECRET_ENV_NAMES } from './guards/secrets.ts'
+import {
+  ImportChains,
+  isServerOnlyId,
+  isServerOnlySource,
+  serverOnlyDirs,
+  serverOnlyMessage,
+} from './guards/server-only.ts'
 
 /** The module the server imports to get every compiled template by name. */
 export const TEMPLATES_ID = 'virtual:eta-embeds/templates'
@@ -26,19 +40,71 @@ export interface EtaEmbedsPluginOptions {
    * @default 'dist/server'
    */
   ssrOutDir?: string
+  /**
+   * More values the build output must never contain, on top of the values of
+   * the secret environment variables (see `secretEnvNames`). `vite build` fails
+   * when one appears in any client or server file, source maps included — as
+   * written, JSON/JS-escaped, URL-encoded, base64, base64url or hex. Values
+   * shorter than 8 characters are not scanned for (too short to find without
+   * false positives); the build warns about them instead.
+   * @default []
+   * @example secrets: [process.env['DATABASE_PASSWORD'] ?? '']
+   */
+  secrets?: string[]
+  /**
+   * More environment variables whose values are secrets, added to
+   * `WIDGET_API_KEY`, `CARAMELO_SECRET_TOKEN` and `SESSION_KEYS` (each
+   * comma-separated key). Values are read from `process.env` and from the
+   * `.env` files Vite reads for the mode. Their values are scanned for like
+   * `secrets`, and an `envPrefix` that any of these names starts with is refused.
+   * @default []
+   * @example secretEnvNames: ['DATABASE_URL']
+   */
+  secretEnvNames?: string[]
+  /**
+   * Folders, relative to Vite's `root`, that hold server code: client code
+   * that imports from them fails (dev and build, naming the import chain) and
+   * the dev server answers 404 for them. This package's runtime and stubs,
+   * the templates module and every `.eta` file are server-only regardless.
+   * @default ['server']
+   */
+  serverDirs?: string[]
 }
 
 interface ResolvedPluginOptions {
   templatesDir: string
   ssrOutDir: string
+  secrets: string[]
+  secretEnvNames: string[]
+  serverDirs: string[]
+}
+
+/** A folder option that must stay inside the root, without its trailing slash. */
+function folderInRoot(name: string, dir: string): string {
+  if (path.isAbsolute(dir) || dir.split(/[\\/]/).includes('..')) {
+    throw new TypeError(`options.${name} must be a folder inside the Vite root, got '${dir}'`)
+  }
+  return dir.replace(/[\\/]+$/, '')
+}
+
+function stringList(name: string, value: unknown): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new TypeError(`options.${name} must be an array of strings`)
+  }
+  return value
 }
 
 function resolvePluginOptions(options: EtaEmbedsPluginOptions): ResolvedPluginOptions {
-  const templatesDir = options.templatesDir ?? 'templates'
-  if (path.isAbsolute(templatesDir) || templatesDir.split(/[\\/]/).includes('..')) {
-    throw new TypeError(`options.templatesDir must be a folder inside the Vite root, got '${templatesDir}'`)
+  return {
+    templatesDir: folderInRoot('templatesDir', options.templatesDir ?? 'templates'),
+    ssrOutDir: options.ssrOutDir ?? 'dist/server',
+    secrets: stringList('secrets', options.secrets),
+    secretEnvNames: stringList('secretEnvNames', options.secretEnvNames),
+    serverDirs: stringList('serverDirs', options.serverDirs ?? ['server']).map((dir) =>
+      folderInRoot('serverDirs', dir),
+    ),
   }
-  return { templatesDir: templatesDir.replace(/[\\/]+$/, ''), ssrOutDir: options.ssrOutDir ?? 'dist/server' }
 }
 
 /**
@@ -59,13 +125,28 @@ async function buildApp(builder: ViteBuilder): Promise<void> {
 /** The Vite plugin. Add it to `plugins` in `vite.config.ts`. */
 export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
   const opts = resolvePluginOptions(options)
+  const secretNames = [...SECRET_ENV_NAMES, ...opts.secretEnvNames]
   let config: ResolvedConfig
+  let needles: Needle[] = []
+  let serverDirs: string[] = []
+  // One record per environment (client dev server, each build): who imported what.
+  const chains = new WeakMap<object, ImportChains>()
+  const chainsOf = (environment: object): ImportChains => {
+    let found = chains.get(environment)
+    if (!found) chains.set(environment, (found = new ImportChains()))
+    return found
+  }
 
   return {
     name: 'vite-plugin-eta-embeds',
     enforce: 'pre',
 
     config(userConfig) {
+      // Vite refuses `envPrefix: ''` itself before `configResolved`, with a
+      // message that names no variable: say which secrets it would expose.
+      const prefixProblem = envPrefixProblem(userConfig.envPrefix, secretNames)
+      if (prefixProblem) throw new EmbedsError('ERR_CONFIG_SECRET', prefixProblem)
+      const root = path.resolve(userConfig.root ?? process.cwd())
       return {
         // An app builder makes plain `vite build` build the SSR templates and,
         // when the app has one, the client bundle.
@@ -78,22 +159,68 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
             },
           },
         },
+        server: {
+          fs: { deny: fsDenyPatterns(userConfig.server?.fs?.deny, serverOnlyDirs(root, opts.serverDirs)) },
+        },
       }
     },
 
     configResolved(resolved) {
       config = resolved
+      serverDirs = serverOnlyDirs(resolved.root, opts.serverDirs)
+      const { secrets, tooShort } = collectSecrets(
+        readEnvSources(resolved.mode, resolved.envDir),
+        secretNames,
+        opts.secrets,
+      )
+      needles = secrets.flatMap(needlesFor)
+      checkConfig(resolved, secretNames, needles)
+      if (resolved.command === 'build' && tooShort.length) {
+        resolved.logger.warn(
+          `${tooShort.join(', ')}: shorter than ${MIN_SECRET_LENGTH} characters, too short to scan the build output for ` +
+            'without false positives, so not checked; use a longer, random secret',
+        )
+      }
     },
 
-    resolveId(id) {
-      return id === TEMPLATES_ID ? RESOLVED_TEMPLATES_ID : undefined
+    configureServer(server) {
+      // Added before Vite's own middlewares, so it answers first.
+      server.middlewares.use(serverOnlyRequestGuard(config.root, config.base, serverDirs))
+    },
+
+    async resolveId(source, importer, resolveOptions) {
+      if (this.environment.config.consumer !== 'client') {
+        return source === TEMPLATES_ID ? RESOLVED_TEMPLATES_ID : undefined
+      }
+      // Client code: resolve every import here, so that a server-only one fails
+      // where it is imported, naming the chain that led to it.
+      const imports = chainsOf(this.environment)
+      // In dev Vite passes `<root>/index.html` as the importer of every URL it
+      // is asked for (its plugin container's default), html page or not.
+      const synthetic = this.environment.mode === 'dev' && importer === path.join(config.root, 'index.html')
+      const parent = synthetic ? undefined : importer
+      const chainTo = (id: string): string[] => (parent ? [...imports.chain(parent), id] : [id])
+      if (isServerOnlySource(source, TEMPLATES_ID)) this.error(serverOnlyMessage(config.root, chainTo(source)))
+      const resolved = await this.resolve(source, importer, {
+        kind: resolveOptions.kind,
+        custom: resolveOptions.custom,
+        isEntry: resolveOptions.isEntry,
+        skipSelf: true,
+      })
+      if (!resolved || resolved.external) return resolved
+      if (parent) imports.record(resolved.id, parent)
+      if (isServerOnlyId(resolved.id, serverDirs, [RESOLVED_TEMPLATES_ID])) {
+        this.error(serverOnlyMessage(config.root, chainTo(resolved.id)))
+      }
+      return resolved
     },
 
     load(id) {
-      if (id !== RESOLVED_TEMPLATES_ID) return undefined
-      if (this.environment.config.consumer === 'client') {
-        this.error(`${TEMPLATES_ID} is server-only: import it from server code, not from client code`)
+      if (this.environment.config.consumer === 'client' && isServerOnlyId(id, serverDirs, [RESOLVED_TEMPLATES_ID])) {
+        // Reached by an entry or a direct dev request, which no import resolved.
+        this.error(serverOnlyMessage(config.root, chainsOf(this.environment).chain(id)))
       }
+      if (id !== RESOLVED_TEMPLATES_ID) return undefined
       const prefix = `/${opts.templatesDir}/`
       return [
         `const modules = import.meta.glob(${JSON.stringify(`${prefix}**/*.eta`)}, { eager: true });`,
@@ -103,12 +230,23 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       ].join('\n')
     },
 
+    generateBundle: {
+      // After every other plugin has added its files (index.html, CSS, maps).
+      order: 'post',
+      handler(outputOptions, bundle) {
+        const outDir = outputOptions.dir ?? this.environment.config.build.outDir
+        const found = scanBundle(bundle, config.root, outDir, needles)
+        if (found.length) this.error(found.join('\n'))
+      },
+    },
+
     transform(code, id) {
       const file = id.split('?', 1)[0] ?? id
       if (!file.endsWith('.eta')) return undefined
       const relative = path.relative(config.root, file).split(path.sep).join('/')
       if (this.environment.config.consumer === 'client') {
-        this.error(`${relative} is a server template: it cannot be imported from client code`)
+        // `load` refuses it first; this holds if another plugin loaded it.
+        this.error(serverOnlyMessage(config.root, chainsOf(this.environment).chain(file)))
       }
       const templatesRoot = path.join(config.root, opts.templatesDir)
       const name = path
