@@ -48,6 +48,9 @@ declare module 'koa' {
   }
 }
 
+/** How long `close()` waits for vendor requests in flight before cutting them. */
+const CLOSE_GRACE_MS = 5_000
+
 /** The middleware, plus what a server needs at shutdown and for monitoring. */
 export type EmbedsMiddleware = Middleware & {
   /** The runtime's counters (also served at `metricsPath` when set). */
@@ -94,7 +97,12 @@ export function etaEmbeds(options: KoaEmbedsOptions): EmbedsMiddleware {
   return Object.assign(middleware, {
     metrics: resolved.state.metrics,
     close: async () => {
-      if (!options.dispatcher) await resolved.dispatcher.close()
+      if (options.dispatcher) return
+      // Let requests in flight finish, but not forever: a vendor that keeps
+      // a connection open must not hold the process up.
+      const closing = resolved.dispatcher.close()
+      const grace = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), CLOSE_GRACE_MS).unref())
+      if ((await Promise.race([closing, grace])) === 'late') await resolved.dispatcher.destroy()
     },
   })
 }

@@ -169,6 +169,7 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     dispatcher,
     logger,
     maxResponseBytes,
+    timeoutMs,
     widgetPageCache: options.widgetPageCache ?? {},
     reuseWidgetTokens: options.reuseWidgetTokens === true ? {} : (options.reuseWidgetTokens ?? false),
     breaker: options.breaker ?? {},

@@ -31,6 +31,7 @@
 import { interceptors, type Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { detachOnAbort } from './detach.ts'
+import { lifetimeLimit } from './lifetime.ts'
 import { LruCacheStore } from './page-cache-store.ts'
 
 export interface WidgetPageCacheOptions {
@@ -73,6 +74,13 @@ export interface WidgetPageCacheOptions {
    * @default true
    */
   retry?: boolean
+  /**
+   * The longest one upstream fetch may take, headers and body together. A
+   * fetch outlives the render that started it (it goes on for the cache), so
+   * this, not the render's deadline, is what finally stops a trickling vendor.
+   * @default 10000
+   */
+  maxFetchMs?: number
 }
 
 interface ResolvedWidgetPageCacheOptions {
@@ -82,6 +90,7 @@ interface ResolvedWidgetPageCacheOptions {
   maxEntryBytes: number
   onUpstream: (() => void) | undefined
   retry: boolean
+  maxFetchMs: number
 }
 
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -101,6 +110,7 @@ function resolveWidgetPageCacheOptions(options: WidgetPageCacheOptions): Resolve
     ),
     maxEntries: integer('maxEntries', options.maxEntries, 500, 1),
     maxEntryBytes: integer('maxEntryBytes', options.maxEntryBytes, 1024 * 1024, 1),
+    maxFetchMs: integer('maxFetchMs', options.maxFetchMs, 10_000, 1),
     onUpstream: options.onUpstream,
     retry: options.retry ?? true,
   }
@@ -127,6 +137,8 @@ export function widgetPageDispatcher(base: Dispatcher, options: WidgetPageCacheO
     detachOnAbort(o.maxEntryBytes),
   ]
   if (o.retry) chain.unshift(retryConnectionErrorsOnce())
+  // Innermost: each attempt that really goes upstream has a lifetime.
+  chain.unshift(lifetimeLimit(o.maxFetchMs))
   return base.compose(chain)
 }
 

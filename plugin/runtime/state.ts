@@ -57,6 +57,7 @@ export interface StateInputs {
   dispatcher: Dispatcher
   logger: EmbedsLogger
   maxResponseBytes: number
+  timeoutMs: number
   widgetPageCache: WidgetPageCacheOptions | false
   reuseWidgetTokens: TokenReuseOptions | false
   breaker: BreakerOptions | false
@@ -81,6 +82,9 @@ export function createState(inputs: StateInputs): RuntimeState {
     ? widgetPageDispatcher(inputs.dispatcher, {
         ...inputs.widgetPageCache,
         maxEntryBytes: inputs.maxResponseBytes,
+        // Several render deadlines: long enough to finish a slow page for the
+        // cache, short enough that a trickling vendor cannot hold a socket.
+        maxFetchMs: 5 * inputs.timeoutMs,
         onUpstream: () => metrics.cacheMiss('widget_page'),
       })
     : inputs.dispatcher
