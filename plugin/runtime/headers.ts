@@ -16,7 +16,7 @@ export function newNonce(): string {
  * widget document (srcdoc, or the lazy route's) resolves its relative URLs
  * through `<base href>` and inherits or carries this policy.
  */
-export function setTokenPageHeaders(ctx: Context, nonce: string, vendorOrigins: string[]): void {
+export function setTokenPageHeaders(ctx: Context, nonce: string, vendorOrigins: string[], extra: string[] = []): void {
   ctx.set('Cache-Control', 'no-store')
   ctx.vary('Cookie')
   ctx.set('Referrer-Policy', 'no-referrer')
@@ -27,6 +27,7 @@ export function setTokenPageHeaders(ctx: Context, nonce: string, vendorOrigins: 
       `object-src 'none'`,
       `base-uri 'self'${vendorOrigins.length ? ` ${vendorOrigins.join(' ')}` : ''}`,
       `frame-ancestors 'self'`,
+      ...extra,
     ].join('; '),
   )
 }

@@ -59,7 +59,10 @@ export async function serveLazyWidget(
     const fallback = attrs.fallback ? await renderFallback(attrs.fallback).catch(() => '') : ''
     body = `<!doctype html><meta charset="utf-8"><title>Widget</title>${fallback}`
   }
-  setTokenPageHeaders(ctx, nonce, [options.returning.origin])
+  // The vendor's scripts carry our nonce so they run; `sandbox` makes the
+  // document an opaque origin even when opened as a top-level page (a link
+  // will do, the cookie being SameSite=Lax), so they can never act as us.
+  setTokenPageHeaders(ctx, nonce, [options.returning.origin], ['sandbox allow-scripts allow-forms allow-popups'])
   ctx.type = 'html'
   ctx.body = body
 }
