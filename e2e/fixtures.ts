@@ -1,15 +1,21 @@
 /**
  * Playwright fixtures: a worker-scoped `stack` (stubs + server in the
- * project's mode) and page helpers that fail loudly.
+ * project's mode, changed per file with `test.use({ stackOptions })`) and
+ * page helpers that fail loudly.
  */
 import { test as base, expect, type Page } from '@playwright/test'
-import { startStack, type Mode, type Stack } from './stack.ts'
+import { Recorder } from './recorder.ts'
+import { startStack, type Mode, type Stack, type StackOptions } from './stack.ts'
 
-export const test = base.extend<{ login: (email: string) => Promise<void> }, { stack: Stack; mode: Mode }>({
+export const test = base.extend<
+  { login: (email: string) => Promise<void>; recorder: Recorder },
+  { stack: Stack; mode: Mode; stackOptions: StackOptions }
+>({
   mode: ['dev', { option: true, scope: 'worker' }],
+  stackOptions: [{}, { option: true, scope: 'worker' }],
   stack: [
-    async ({ mode }, use) => {
-      const stack = await startStack(mode)
+    async ({ mode, stackOptions }, use) => {
+      const stack = await startStack(mode, undefined, stackOptions)
       await use(stack)
       await stack.close()
     },
@@ -17,15 +23,22 @@ export const test = base.extend<{ login: (email: string) => Promise<void> }, { s
   ],
   baseURL: async ({ stack }, use) => use(stack.url),
   login: async ({ page }, use) => {
-    await use(async (email) => {
-      await page.goto('/login')
-      await page.getByLabel('Email').fill(email)
-      await page.getByLabel('Password').fill('demo-password')
-      await page.getByRole('button', { name: 'Log in' }).click()
-      await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello')
-    })
+    await use((email) => logIn(page, email))
+  },
+  /** Records everything the test's `context` sends, receives and keeps (see `recorder.ts`). */
+  recorder: async ({ context }, use) => {
+    await use(new Recorder('page', context))
   },
 })
+
+/** Logs `page` in through the login form as `email` and waits for the home page's greeting. */
+export async function logIn(page: Page, email: string): Promise<void> {
+  await page.goto('/login')
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill('demo-password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello')
+}
 
 /** The eager widget's own status line, inside its srcdoc iframe. */
 export function widgetStatus(page: Page) {
@@ -35,6 +48,11 @@ export function widgetStatus(page: Page) {
 /** The lazy widget's iframe, loaded from our own route when it nears the viewport. */
 export function lazyWidget(page: Page) {
   return page.locator('iframe.eta-embeds-widget[loading="lazy"]')
+}
+
+/** The lazy widget's own status line, inside the frame our route answered. */
+export function lazyWidgetStatus(page: Page) {
+  return page.frameLocator('iframe.eta-embeds-widget[loading="lazy"]').locator('#widget-status')
 }
 
 /** The chatbot bubble the Caramelo SDK adds to the page. */

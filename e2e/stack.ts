@@ -8,7 +8,13 @@ import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startCarameloStub, startReturningStub, type CarameloStub, type ReturningStub } from '../stubs/index.ts'
+import {
+  startCarameloStub,
+  startReturningStub,
+  type CarameloStub,
+  type ReturningStub,
+  type ReturningStubOptions,
+} from '../stubs/index.ts'
 
 export type Mode = 'dev' | 'prod'
 
@@ -37,12 +43,24 @@ function command(mode: Mode): [string, string[]] {
     : [process.execPath, ['dist/node/server/main.js']]
 }
 
+/** What a test may change about its stack. */
+export interface StackOptions {
+  /** Extra server environment, e.g. `{ EMBEDS_TIMEOUT_MS: '1000' }`; wins over the defaults. */
+  env?: Record<string, string>
+  /** Extra Returning.AI stub options, e.g. `{ widgetPageCacheControl: 'no-store' }`. */
+  returning?: Pick<ReturningStubOptions, 'widgetPageCacheControl'>
+}
+
 /**
  * Starts stubs and server; resolves once the server says where it listens.
  * `projectRoot` runs the server from a copy of the project (see `copyProject`).
  */
-export async function startStack(mode: Mode, projectRoot: string = root): Promise<Stack> {
-  const returning = await startReturningStub({ apiKey: CANARIES.apiKey, communityId: 'e2e-community' })
+export async function startStack(mode: Mode, projectRoot: string = root, options: StackOptions = {}): Promise<Stack> {
+  const returning = await startReturningStub({
+    apiKey: CANARIES.apiKey,
+    communityId: 'e2e-community',
+    ...options.returning,
+  })
   const caramelo = await startCarameloStub({ secretToken: CANARIES.secretToken, projectId: 'e2e-project' })
   const env = {
     PATH: process.env['PATH'],
@@ -59,6 +77,7 @@ export async function startStack(mode: Mode, projectRoot: string = root): Promis
     CARAMELO_SDK_URL: caramelo.sdkUrl,
     CARAMELO_PROJECT_ID: 'e2e-project',
     CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
+    ...options.env,
   }
   const [bin, args] = command(mode)
   const child = spawn(bin, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })

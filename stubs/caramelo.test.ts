@@ -258,3 +258,29 @@ async function runSdk(src: string, config: unknown, scriptSrc = src): Promise<Fa
   expect(body.children).toEqual([box])
   return box
 }
+
+describe('test hooks', () => {
+  it('setTokenOverride answers the given token, records it, and the WebSocket accepts it once', async () => {
+    const hostile = '"</script><script>window.pwned=3</script>'
+    stub.setTokenOverride(hostile)
+    expect(await mintToken()).toBe(hostile)
+    expect(stub.minted).toEqual([expect.objectContaining({ token: hostile, externalCustomerId: 'u-alice' })])
+
+    const first = await authenticateSocket({ type: 'auth', token: hostile, project_id: PROJECT })
+    expect(first.reply).toEqual({ type: 'greeting', text: 'Hi Alice! How can I help?' })
+
+    stub.setTokenOverride(undefined)
+    expect(await mintToken()).not.toBe(hostile)
+  })
+
+  it('setAuthAnswer answers exactly the given status and body and mints nothing', async () => {
+    stub.setAuthAnswer({ status: 200, body: '<html>not json' })
+    const res = await auth({ secret_token: SECRET, ...ALICE })
+    expect(res.statusCode).toBe(200)
+    expect(await res.body.text()).toBe('<html>not json')
+    expect(stub.minted).toEqual([])
+
+    stub.setAuthAnswer(undefined)
+    await expect(mintToken()).resolves.toEqual(expect.any(String))
+  })
+})

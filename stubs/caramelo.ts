@@ -16,11 +16,12 @@ import {
   recordRequest,
   secretMatches,
   send,
+  sendAnswer,
   sendJson,
   startServer,
   waitLatency,
 } from './http.ts'
-import type { ReceivedRequest } from './http.ts'
+import type { ReceivedRequest, StubAnswer } from './http.ts'
 
 /** Options of {@link startCarameloStub}. */
 export interface CarameloStubOptions {
@@ -79,6 +80,17 @@ export interface CarameloStub {
   sockets: CarameloSocketAttempt[]
   /** Changes the delay of later intranet-auth answers. */
   setLatency(ms: number): void
+  /**
+   * Test hook: intranet-auth answers this `real_time_access_token` instead of a random one, after
+   * the usual checks. Each answer is recorded in `minted` and is accepted once by the WebSocket,
+   * like a minted token; `undefined` mints again.
+   */
+  setTokenOverride(token: string | undefined): void
+  /**
+   * Test hook: intranet-auth answers exactly this (after the latency, before any check) and mints
+   * nothing, e.g. a 500 or a body that is not JSON; `undefined` restores the real flow.
+   */
+  setAuthAnswer(answer: StubAnswer | undefined): void
   /** Closes the server, all open connections and all WebSockets. */
   close(): Promise<void>
 }
@@ -97,6 +109,9 @@ interface CarameloState {
   byToken: Map<string, CarameloMintedToken>
   sockets: CarameloSocketAttempt[]
   latencyMs: number
+  /** Test hooks; `undefined` is the vendor's own behaviour. */
+  tokenOverride: string | undefined
+  authAnswer: StubAnswer | undefined
 }
 
 const URL_SAFE = /^[A-Za-z0-9._~-]+$/
@@ -114,6 +129,8 @@ export async function startCarameloStub(options: CarameloStubOptions): Promise<C
     byToken: new Map(),
     sockets: [],
     latencyMs: resolved.latencyMs,
+    tokenOverride: undefined,
+    authAnswer: undefined,
   }
   const received: ReceivedRequest[] = []
   const running = await startServer(resolved.host, resolved.port, received, (entry, res) => route(state, entry, res))
@@ -138,6 +155,12 @@ export async function startCarameloStub(options: CarameloStubOptions): Promise<C
     sockets: state.sockets,
     setLatency(ms) {
       state.latencyMs = checkLatency('latency', ms)
+    },
+    setTokenOverride(token) {
+      state.tokenOverride = token
+    },
+    setAuthAnswer(answer) {
+      state.authAnswer = answer
     },
     async close() {
       // Destroying the sockets would end the chats too; terminating first also clears ws's client set.
@@ -181,6 +204,7 @@ async function intranetAuth(
   res: ServerResponse,
 ): Promise<void> {
   if (!(await waitLatency(res, state.latencyMs))) return
+  if (state.authAnswer) return sendAnswer(res, state.authAnswer)
   if (mediaType(entry.headers['content-type']) !== 'application/json') {
     return sendJson(res, 415, { error: 'content-type must be application/json' })
   }
@@ -192,7 +216,7 @@ async function intranetAuth(
   const invalid = IDENTITY_FIELDS.find((field) => typeof body[field] !== 'string' || body[field] === '')
   if (invalid !== undefined) return sendJson(res, 422, { error: 'field must be a non-empty string', field: invalid })
   const record: CarameloMintedToken = {
-    token: randomBytes(24).toString('base64url'),
+    token: state.tokenOverride ?? randomBytes(24).toString('base64url'),
     externalCustomerId: String(body['external_customer_id']),
     name: String(body['name']),
     email: String(body['email']),

@@ -23,6 +23,24 @@ export interface ReceivedRequest {
   at: number
 }
 
+/**
+ * A whole answer a test makes a stub send instead of its own (test hook), e.g. an error status or a
+ * body that is not what the vendor documents.
+ */
+export interface StubAnswer {
+  status: number
+  body: string
+  /** @default 'application/json; charset=utf-8' */
+  contentType?: string
+}
+
+/** Sends a test's {@link StubAnswer}; never cacheable, so a runtime's cache cannot keep it. */
+export function sendAnswer(res: ServerResponse, answer: StubAnswer): void {
+  send(res, answer.status, answer.contentType ?? 'application/json; charset=utf-8', answer.body, {
+    'cache-control': 'no-store',
+  })
+}
+
 /** Answers one recorded request; `entry.body` is already filled in. */
 export type Handler = (entry: ReceivedRequest, res: ServerResponse) => Promise<void>
 

@@ -297,3 +297,57 @@ describe('latency and lifecycle', () => {
     expect(unknown.statusCode).toBe(404)
   })
 })
+
+describe('test hooks', () => {
+  it('setWidgetPage serves the given document, uncacheable, until reset', async () => {
+    stub.setWidgetPage('<p>hostile</p>')
+    const swapped = await request(`${stub.url}/store/abc`)
+    expect(swapped.headers['cache-control']).toBe('no-store')
+    expect(await swapped.body.text()).toBe('<p>hostile</p>')
+
+    stub.setWidgetPage(undefined)
+    const restored = await request(`${stub.url}/store/abc`)
+    expect(restored.headers['cache-control']).toBeUndefined()
+    expect(countOf(await restored.body.text(), 'token: ""')).toBe(1)
+  })
+
+  it('widgetPageCacheControl is sent with the vendor page', async () => {
+    const uncached = await startReturningStub({
+      apiKey: API_KEY,
+      communityId: COMMUNITY,
+      widgetPageCacheControl: 'no-store',
+    })
+    try {
+      const res = await request(`${uncached.url}/store/abc`)
+      await res.body.dump()
+      expect(res.headers['cache-control']).toBe('no-store')
+    } finally {
+      await uncached.close()
+    }
+  })
+
+  it('setTokenOverride answers and records the given token after the usual checks', async () => {
+    stub.setTokenOverride('not-a-jwt"</script>')
+    expect(await mintFor('alice@example.com')).toBe('not-a-jwt"</script>')
+    expect(stub.minted).toEqual([{ token: 'not-a-jwt"</script>', email: 'alice@example.com', at: expect.any(Number) }])
+
+    const refused = await signin({ 'content-type': 'application/json', email: 'alice@example.com' })
+    await refused.body.dump()
+    expect(refused.statusCode).toBe(401)
+
+    stub.setTokenOverride(undefined)
+    expect(decodeJwt(await mintFor('bob@example.com')).email).toBe('bob@example.com')
+  })
+
+  it('setSigninAnswer answers exactly the given status and body and mints nothing', async () => {
+    stub.setSigninAnswer({ status: 500, body: 'oops', contentType: 'text/plain' })
+    const res = await signin({ 'content-type': 'application/json', 'returningai-api-key': API_KEY, email: 'a@b.co' })
+    expect(res.statusCode).toBe(500)
+    expect(res.headers['content-type']).toBe('text/plain')
+    expect(await res.body.text()).toBe('oops')
+    expect(stub.minted).toEqual([])
+
+    stub.setSigninAnswer(undefined)
+    await expect(mintFor('alice@example.com')).resolves.toEqual(expect.any(String))
+  })
+})

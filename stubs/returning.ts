@@ -13,11 +13,12 @@ import {
   notFound,
   secretMatches,
   send,
+  sendAnswer,
   sendJson,
   startServer,
   waitLatency,
 } from './http.ts'
-import type { ReceivedRequest } from './http.ts'
+import type { ReceivedRequest, StubAnswer } from './http.ts'
 
 /** Options of {@link startReturningStub}. */
 export interface ReturningStubOptions {
@@ -38,6 +39,12 @@ export interface ReturningStubOptions {
   tokenTtlSeconds?: number
   /** Delay added before every answer of the signin API and the widget page. @default 0 */
   latencyMs?: number
+  /**
+   * `Cache-Control` sent with the widget page. The vendor's documented page states none, so a
+   * caching runtime applies its own freshness; tests that swap the page set `'no-store'`.
+   * @default none
+   */
+  widgetPageCacheControl?: string
 }
 
 /** A JWT the stub minted, for tests to find in pages and traffic. */
@@ -60,6 +67,21 @@ export interface ReturningStub {
   minted: ReturningMintedToken[]
   /** Changes the delay of later signin and widget-page answers. */
   setLatency(ms: number): void
+  /**
+   * Test hook: serve `html` as every widget document (sent with `cache-control: no-store`) instead
+   * of the vendor's own, e.g. a hostile page; `undefined` restores the vendor's page.
+   */
+  setWidgetPage(html: string | undefined): void
+  /**
+   * Test hook: the signin API answers `{ "token": token }` with this value instead of a minted JWT,
+   * after the usual checks, and records it in `minted` for the email asked; `undefined` mints again.
+   */
+  setTokenOverride(token: string | undefined): void
+  /**
+   * Test hook: the signin API answers exactly this (after the latency, before any check) and
+   * mints nothing, e.g. a 500 or a body that is not JSON; `undefined` restores the real flow.
+   */
+  setSigninAnswer(answer: StubAnswer | undefined): void
   /** Closes the server and all open connections. */
   close(): Promise<void>
 }
@@ -72,12 +94,17 @@ interface ResolvedReturningStubOptions {
   jwtSecret: Uint8Array
   tokenTtlSeconds: number
   latencyMs: number
+  widgetPageCacheControl: string | undefined
 }
 
 interface ReturningState {
   options: ResolvedReturningStubOptions
   minted: ReturningMintedToken[]
   latencyMs: number
+  /** Test hooks; `undefined` is the vendor's own behaviour. */
+  widgetPage: string | undefined
+  tokenOverride: string | undefined
+  signinAnswer: StubAnswer | undefined
 }
 
 /** The widget types the vendor documents. */
@@ -91,7 +118,14 @@ const ISSUER = 'returning-stub'
 /** Starts a Returning.AI stub on loopback; close it with `close()`. */
 export async function startReturningStub(options: ReturningStubOptions): Promise<ReturningStub> {
   const resolved = resolveOptions(options)
-  const state: ReturningState = { options: resolved, minted: [], latencyMs: resolved.latencyMs }
+  const state: ReturningState = {
+    options: resolved,
+    minted: [],
+    latencyMs: resolved.latencyMs,
+    widgetPage: undefined,
+    tokenOverride: undefined,
+    signinAnswer: undefined,
+  }
   const received: ReceivedRequest[] = []
   const running = await startServer(resolved.host, resolved.port, received, (entry, res) => route(state, entry, res))
   return {
@@ -100,6 +134,15 @@ export async function startReturningStub(options: ReturningStubOptions): Promise
     minted: state.minted,
     setLatency(ms) {
       state.latencyMs = checkLatency('latency', ms)
+    },
+    setWidgetPage(html) {
+      state.widgetPage = html
+    },
+    setTokenOverride(token) {
+      state.tokenOverride = token
+    },
+    setSigninAnswer(answer) {
+      state.signinAnswer = answer
     },
     close: () => running.close(),
   }
@@ -126,6 +169,7 @@ function resolveOptions(options: ReturningStubOptions): ResolvedReturningStubOpt
     jwtSecret: typeof secret === 'string' ? new TextEncoder().encode(secret) : new Uint8Array(secret),
     tokenTtlSeconds: ttl,
     latencyMs: checkLatency('options.latencyMs', options.latencyMs ?? 0),
+    widgetPageCacheControl: options.widgetPageCacheControl,
   }
 }
 
@@ -148,6 +192,7 @@ async function signin(
   res: ServerResponse,
 ): Promise<void> {
   if (!(await waitLatency(res, state.latencyMs))) return
+  if (state.signinAnswer) return sendAnswer(res, state.signinAnswer)
   const { options } = state
   if (!secretMatches(entry.headers['returningai-api-key'], options.apiKey))
     return sendJson(res, 401, { error: 'invalid api key' })
@@ -158,7 +203,7 @@ async function signin(
   const email = entry.headers['email']
   if (email === undefined || email.length > 254 || !EMAIL.test(email))
     return sendJson(res, 400, { error: 'invalid email header' })
-  const token = await mint(options, email)
+  const token = state.tokenOverride ?? (await mint(options, email))
   state.minted.push({ token, email, at: Date.now() })
   sendJson(res, 200, { token })
 }
@@ -187,7 +232,17 @@ async function widgetPage(
   const color = entry.query['color'] ?? 'light'
   if (color !== 'light' && color !== 'dark') return sendJson(res, 400, { error: 'color must be light or dark' })
   if (!(await waitLatency(res, state.latencyMs))) return
-  send(res, 200, 'text/html; charset=utf-8', renderWidgetPage(type, id, color))
+  if (state.widgetPage !== undefined) {
+    return send(res, 200, 'text/html; charset=utf-8', state.widgetPage, { 'cache-control': 'no-store' })
+  }
+  const cacheControl = state.options.widgetPageCacheControl
+  send(
+    res,
+    200,
+    'text/html; charset=utf-8',
+    renderWidgetPage(type, id, color),
+    cacheControl === undefined ? {} : { 'cache-control': cacheControl },
+  )
 }
 
 /** The widget's script calls this cross-origin from a sandboxed (origin `null`) frame, hence CORS `*`. */

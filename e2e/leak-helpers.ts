@@ -1,0 +1,120 @@
+/**
+ * What the leak suite's scenarios share: the demo users, page checks that
+ * fail loudly, and questions to the stack (what was minted, what was logged).
+ */
+import type { Browser, Page } from '@playwright/test'
+import { chatbot, expect, lazyWidget, lazyWidgetStatus, widgetStatus } from './fixtures.ts'
+import { describeFound, Recorder, scan, stubEntries, taggedUserAgent, type Entry } from './recorder.ts'
+import type { Stack } from './stack.ts'
+
+export interface User {
+  email: string
+  name: string
+  id: string
+}
+
+export const ALICE: User = { email: 'alice@example.com', name: 'Alice', id: 'usr_alice_5f1c2a' }
+export const BOB: User = { email: 'bob@example.com', name: 'Bob', id: 'usr_bob_9d7e40' }
+
+/** The home page is complete for `user`: greeting, both widgets signed in as them, the chatbot greeting them. */
+export async function expectHome(page: Page, user: User): Promise<void> {
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${user.name}!`)
+  await expect(widgetStatus(page)).toHaveText(`Signed in as ${user.email}`)
+  await expect(chatbot(page)).toHaveText(`Hi ${user.name}! How can I help?`)
+  await lazyWidget(page).scrollIntoViewIfNeeded()
+  await expect(lazyWidgetStatus(page)).toHaveText(`Signed in as ${user.email}`)
+}
+
+export async function logOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await expect(page).toHaveURL(/\/login$/)
+}
+
+/** Fails with every place `needle` was found, and the encoding it wore there. */
+export function expectNowhere(haystack: Iterable<Entry>, needle: string, what: string): void {
+  expect(describeFound(scan(haystack, needle)), `${what} was found`).toEqual([])
+}
+
+/** The kinds of entry `needle` was found in. */
+export function kindsHolding(haystack: Iterable<Entry>, needle: string): string[] {
+  return [...new Set(scan(haystack, needle).map((found) => found.entry.kind))].sort()
+}
+
+export interface Minted {
+  vendor: 'returning' | 'caramelo'
+  token: string
+  email: string
+}
+
+/** Where the vendors' minted lists stand; `since()` gives every token minted after. */
+export function mintMark(stack: Stack): { since(): Minted[] } {
+  const returning = stack.returning.minted.length
+  const caramelo = stack.caramelo.minted.length
+  return {
+    since: () => [
+      ...stack.returning.minted.slice(returning).map((m) => ({ vendor: 'returning' as const, ...m })),
+      ...stack.caramelo.minted.slice(caramelo).map((m) => ({ vendor: 'caramelo' as const, ...m })),
+    ],
+  }
+}
+
+/** The server's log lines since `from`, parsed; pino writes one JSON object per line. */
+export function logRecords(stack: Stack, from = 0): Record<string, unknown>[] {
+  return stack.logs.slice(from).flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>]
+    } catch {
+      return []
+    }
+  })
+}
+
+/** `vendor:cause` of every fallback the server logged since `from`. */
+export function fallbackCauses(stack: Stack, from: number): string[] {
+  return logRecords(stack, from)
+    .filter((r) => r['msg'] === 'vendor call failed; rendered the fallback')
+    .map((r) => `${String(r['vendor'])}:${String(r['cause'])}`)
+}
+
+export async function newSession(browser: Browser, stack: Stack, label: string) {
+  const context = await browser.newContext({
+    baseURL: stack.url,
+    serviceWorkers: 'block',
+    userAgent: taggedUserAgent(label),
+  })
+  const recorder = new Recorder(label, context)
+  const page = await context.newPage()
+  return { context, recorder, page }
+}
+
+/** The fallbacks of the demo's home page: the eager widget's, the lazy frame's, the chatbot's. */
+export async function expectFallbacks(page: Page, which: { widget: boolean; caramelo: boolean }): Promise<void> {
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Alice!')
+  const lazyFrame = page.frameLocator('iframe.eta-embeds-widget[loading="lazy"]')
+  if (which.widget) {
+    await expect(page.locator('[data-fallback="widget"]')).toHaveCount(1)
+    await expect(page.locator('iframe.eta-embeds-widget[srcdoc]')).toHaveCount(0)
+    await lazyWidget(page).scrollIntoViewIfNeeded()
+    await expect(lazyFrame.locator('[data-fallback="widget"]')).toBeVisible()
+  }
+  if (which.caramelo) {
+    await expect(page.locator('[data-fallback="caramelo"]')).toBeVisible()
+    expect(await inlineScripts(page, 'carameloaiChatbot')).toBe(0)
+    await expect(chatbot(page)).toHaveCount(0)
+  }
+}
+
+/** Every request the vendor stubs received from a browser (see `stubEntries`). */
+export function vendorWitness(stack: Stack): Entry[] {
+  return [
+    ...stubEntries('returning', stack.returning.url, stack.returning.received),
+    ...stubEntries('caramelo', stack.caramelo.apiUrl, stack.caramelo.received),
+  ]
+}
+
+/** How many inline scripts of the page hold `text` (a locator's `hasText` never looks inside scripts). */
+export function inlineScripts(page: Page, text: string): Promise<number> {
+  return page
+    .locator('script:not([src])')
+    .evaluateAll((scripts, wanted) => scripts.filter((script) => script.textContent.includes(wanted)).length, text)
+}

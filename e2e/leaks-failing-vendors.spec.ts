@@ -1,0 +1,83 @@
+/**
+ * SPEC invariant 5 — vendors cannot break the page: a vendor that fails,
+ * hangs or answers garbage costs at most its deadline and yields the
+ * fallback, logged once without the vendor's body. A stack of its own with
+ * one-second deadlines; the cases run in order on it, the hanging one last
+ * (its abandoned vendor calls are still pending when it ends).
+ */
+import { ALICE, expectFallbacks, expectHome, expectNowhere, fallbackCauses, mintMark } from './leak-helpers.ts'
+import { expect, logIn, test } from './fixtures.ts'
+import { logEntries } from './recorder.ts'
+
+test.use({ stackOptions: { env: { EMBEDS_TIMEOUT_MS: '1000' } } })
+const VENDOR_BODY = 'vendor-body-marker-4c1e'
+
+test.afterEach(({ stack }) => {
+  stack.returning.setLatency(0)
+  stack.returning.setSigninAnswer(undefined)
+  stack.caramelo.setLatency(0)
+  stack.caramelo.setAuthAnswer(undefined)
+})
+
+const cases = [
+  {
+    name: 'a 500',
+    answer: { status: 500, body: JSON.stringify({ error: VENDOR_BODY }) },
+    cause: 'ERR_VENDOR_STATUS',
+  },
+  {
+    name: 'garbage',
+    answer: { status: 200, body: `<html>${VENDOR_BODY}`, contentType: 'text/html' },
+    cause: 'ERR_VENDOR_BODY',
+  },
+]
+for (const { name, answer, cause } of cases) {
+  test(`both vendors answering ${name}: fallbacks, one log line each without the vendor's body, then recovery`, async ({
+    page,
+    recorder,
+    stack,
+  }) => {
+    await logIn(page, ALICE.email)
+    await expectHome(page, ALICE)
+    const from = stack.logs.length
+    stack.returning.setSigninAnswer(answer)
+    stack.caramelo.setAuthAnswer(answer)
+
+    const response = await page.reload()
+    expect(response?.status()).toBe(200)
+    await expectFallbacks(page, { widget: true, caramelo: true })
+    await expect
+      .poll(() => fallbackCauses(stack, from).sort())
+      .toEqual([`caramelo:${cause}`, `returning:${cause}`, `returning:${cause}`])
+    expectNowhere([...(await recorder.finish()), ...logEntries(stack.logs)], VENDOR_BODY, "the vendor's body")
+
+    // The vendors are back: so are the widgets (and the breaker counts a success).
+    stack.returning.setSigninAnswer(undefined)
+    stack.caramelo.setAuthAnswer(undefined)
+    await page.reload()
+    await expectHome(page, ALICE)
+  })
+}
+
+test('both vendors hanging far past the deadline: the page still renders, with the fallbacks', async ({
+  page,
+  stack,
+}) => {
+  // A render that waited for the vendors (20 s) could not finish inside this test's time.
+  test.setTimeout(15_000)
+  await logIn(page, ALICE.email)
+  await expectHome(page, ALICE)
+  const from = { logs: stack.logs.length, signins: stack.returning.received.length, mints: mintMark(stack) }
+  stack.returning.setLatency(20_000)
+  stack.caramelo.setLatency(20_000)
+
+  const response = await page.reload()
+  expect(response?.status()).toBe(200)
+  await expectFallbacks(page, { widget: true, caramelo: true })
+  await expect
+    .poll(() => fallbackCauses(stack, from.logs).sort())
+    .toEqual(['caramelo:ERR_VENDOR_TIMEOUT', 'returning:ERR_VENDOR_TIMEOUT', 'returning:ERR_VENDOR_TIMEOUT'])
+  // The vendors were asked, and never answered.
+  expect(stack.returning.received.slice(from.signins).filter((r) => r.path.endsWith('/signin')).length).toBe(2)
+  expect(from.mints.since()).toEqual([])
+})

@@ -1,0 +1,137 @@
+/**
+ * SPEC invariant 6 — vendor values are encoded for their context: a hostile
+ * widget page or token cannot run script in our page or break out of the
+ * `srcdoc` attribute; values the runtime refuses give the fallback.
+ */
+import type { Page } from '@playwright/test'
+import { chatbot, expect, lazyWidget, lazyWidgetStatus, logIn, test, widgetStatus } from './fixtures.ts'
+import { ALICE, expectFallbacks, expectHome, inlineScripts } from './leak-helpers.ts'
+import type { Recorder } from './recorder.ts'
+
+// Swapped widget pages must reach every render: the stub's page is never cacheable here.
+test.use({ stackOptions: { returning: { widgetPageCacheControl: 'no-store' } } })
+
+test.afterEach(({ stack }) => {
+  stack.returning.setWidgetPage(undefined)
+  stack.returning.setTokenOverride(undefined)
+  stack.caramelo.setTokenOverride(undefined)
+})
+
+/**
+ * Nothing ran in or was added to our page: no dialog, no `window.pwned`, no image, no frame but one
+ * lazy widget and at most one eager one. Checked once the page has loaded, before anything else.
+ */
+async function expectNoInjection(page: Page, recorder: Recorder): Promise<void> {
+  await page.waitForLoadState('load')
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Alice!')
+  expect(
+    recorder.of('dialog').map((entry) => `${entry.where}: ${entry.text}`),
+    'dialogs',
+  ).toEqual([])
+  expect(await page.evaluate(() => (window as { pwned?: unknown }).pwned), 'window.pwned in our page').toBeUndefined()
+  expect(await page.locator('img').count(), 'images in our page').toBe(0)
+  expect(await page.locator('iframe:not(.eta-embeds-widget)').count(), 'foreign frames').toBe(0)
+  expect(await page.locator('iframe.eta-embeds-widget[loading="lazy"]').count(), 'lazy widget frames').toBe(1)
+  expect(await page.locator('iframe.eta-embeds-widget[srcdoc]').count(), 'eager widget frames').toBeLessThanOrEqual(1)
+}
+
+const HOSTILE_PAGE = `<!doctype html><html><head><title>w</title></head><body>
+</iframe><script>window.pwned=1;alert(1)</script><img src=x onerror="window.pwned=2;alert(2)">
+<p id="widget-status">hostile page shown</p>
+<script>window.__WIDGET_INIT__ = { token: "", note: "\\"</script><script>window.pwned=4;alert(4)</script>" };</script>
+<a href='x' title="'&quot;></iframe>">'</a>
+</body></html>`
+
+test('a widget page with markup that would end the iframe, and a " and </script> in the token script', async ({
+  page,
+  recorder,
+  stack,
+}) => {
+  stack.returning.setWidgetPage(HOSTILE_PAGE)
+  await logIn(page, ALICE.email)
+  await expectNoInjection(page, recorder)
+  const frame = page.frameLocator('iframe.eta-embeds-widget[srcdoc]')
+  await expect(frame.locator('#widget-status')).toHaveText('hostile page shown')
+  await lazyWidget(page).scrollIntoViewIfNeeded()
+  await expect(lazyWidgetStatus(page)).toHaveText('hostile page shown')
+  await expect(chatbot(page)).toHaveText('Hi Alice! How can I help?')
+  await expectNoInjection(page, recorder)
+  await expect(page.locator('iframe.eta-embeds-widget[srcdoc]')).toHaveCount(1)
+  // The vendor's scripts run only in the widget's own opaque origin.
+  for (const child of page.mainFrame().childFrames()) {
+    expect(await child.evaluate(() => window.origin), child.url()).toBe('null')
+  }
+})
+
+for (const [name, html] of [
+  ['no token placeholder', HOSTILE_PAGE.replace('token: ""', 'token: null')],
+  ['two token placeholders', HOSTILE_PAGE.replace('note:', 'token: "", note:')],
+] as const) {
+  test(`a widget page with ${name} is refused: fallback, never a widget without its token`, async ({
+    page,
+    recorder,
+    stack,
+  }) => {
+    stack.returning.setWidgetPage(html)
+    await logIn(page, ALICE.email)
+    await expectNoInjection(page, recorder)
+    await expectFallbacks(page, { widget: true, caramelo: false })
+    await expectNoInjection(page, recorder)
+    stack.returning.setWidgetPage(undefined)
+    await page.reload()
+    await expectHome(page, ALICE)
+  })
+}
+
+for (const token of ['"</script><script>window.pwned=3;alert(3)</script>', '<!--<script>\'\\u2028";window.pwned=6//']) {
+  test(`a Caramelo token ${JSON.stringify(token)} reaches the SDK intact and runs nothing`, async ({
+    page,
+    recorder,
+    stack,
+  }) => {
+    stack.caramelo.setTokenOverride(token)
+    await logIn(page, ALICE.email)
+    await expectNoInjection(page, recorder)
+    // The chat accepted the token: it arrived at the vendor byte for byte.
+    await expect(chatbot(page)).toHaveText('Hi Alice! How can I help?')
+    expect(stack.caramelo.sockets.at(-1)).toMatchObject({ token, accepted: true })
+    await expectNoInjection(page, recorder)
+    expect(await inlineScripts(page, 'carameloaiChatbot')).toBe(1)
+  })
+}
+
+test('a Caramelo token with U+2028 is refused: the chat fallback', async ({ page, recorder, stack }) => {
+  stack.caramelo.setTokenOverride('line\u2028separator-token')
+  await logIn(page, ALICE.email)
+  await expectNoInjection(page, recorder)
+  await expectFallbacks(page, { widget: false, caramelo: true })
+  await expect(widgetStatus(page)).toHaveText(`Signed in as ${ALICE.email}`)
+  await expectNoInjection(page, recorder)
+})
+
+test('a Returning.AI token that is not JWT-shaped is refused: the widget fallbacks', async ({
+  page,
+  recorder,
+  stack,
+}) => {
+  stack.returning.setTokenOverride('not-a-jwt"</script><script>window.pwned=5;alert(5)</script>')
+  await logIn(page, ALICE.email)
+  await expectNoInjection(page, recorder)
+  await expectFallbacks(page, { widget: true, caramelo: false })
+  await expectNoInjection(page, recorder)
+  stack.returning.setTokenOverride(undefined)
+  await page.reload()
+  await expectHome(page, ALICE)
+})
+
+// The lazy route serves the vendor's page with our nonce on its scripts. Opened as a top-level
+// page (a link, a cross-site navigation: the session cookie is SameSite=Lax), the vendor's code
+// must still not run in OUR origin, where it could read the user's page and tokens: the route's
+// `Content-Security-Policy: sandbox …` makes the document an opaque origin, as the iframe's own
+// `sandbox` attribute does inside the page.
+test('the lazy route’s widget document runs in an opaque origin even when opened top-level', async ({ page }) => {
+  await logIn(page, ALICE.email)
+  await page.goto('/_embeds/widget?type=store&id=e2e-store')
+  await expect(page.locator('#widget-status')).toHaveText(`Signed in as ${ALICE.email}`)
+  expect(await page.evaluate(() => window.origin)).toBe('null')
+})
