@@ -14,6 +14,7 @@ import {
   type ReturningOptions,
 } from '../plugin/runtime/index.ts'
 import { startCarameloStub, startReturningStub } from '../stubs/index.ts'
+import { loadUsersFromEnv } from './accounts.ts'
 
 type Env = Record<string, string | undefined>
 
@@ -24,6 +25,12 @@ export interface ServerConfig {
   /** `TRUST_PROXY=1`: trust X-Forwarded-* from the reverse proxy in front. */
   proxy: boolean
   demoPassword: string
+  /**
+   * `DEMO_LOAD_USERS`: extra demo accounts for the load suite only (see
+   * `loadUsersFromEnv` in accounts.ts). 0 unless asked for; the production
+   * server refuses it without `DEMO_LOAD_MODE=1`.
+   */
+  loadUsers: number
   returning: ReturningOptions
   caramelo: CarameloOptions
   timeoutMs: number | undefined
@@ -74,6 +81,11 @@ export function sessionKeys(env: Env, log: Logger, dev: boolean): string[] {
 export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<ServerConfig> {
   // First: a production server without session keys must not start anything.
   const keys = sessionKeys(env, log, dev)
+  // Also before anything starts: the production server is production whatever NODE_ENV says.
+  const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
+  if (loadUsers > 0) {
+    log.warn({ loadUsers }, 'DEMO_LOAD_USERS: load-test accounts with the demo password are enabled (load tests only)')
+  }
   const closers: (() => Promise<void>)[] = []
   let returning = returningFromEnv(env)
   if (!returning) {
@@ -108,6 +120,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     sessionKeys: keys,
     proxy: env['TRUST_PROXY'] === '1' || env['TRUST_PROXY'] === 'true',
     demoPassword: env['DEMO_PASSWORD'] || 'demo-password',
+    loadUsers,
     returning,
     caramelo,
     timeoutMs: timeout ? Number(timeout) : undefined,

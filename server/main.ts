@@ -111,7 +111,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
   const server = createServer()
   const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
   const demo = createApp({
-    accounts: demoAccounts(config.demoPassword),
+    accounts: demoAccounts(config.demoPassword, { loadUsers: config.loadUsers }),
     sessionKeys: config.sessionKeys,
     proxy: config.proxy,
     embeds: { returning: config.returning, caramelo: config.caramelo, timeoutMs: config.timeoutMs, logger },

@@ -1,0 +1,68 @@
+/**
+ * Two instances behind one (imaginary) load balancer (issue 6): they share
+ * `SESSION_KEYS`, so a session made on one is valid on the other; everything
+ * else — counters, caches, breakers — is per instance.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { carameloTokens, getPage, login, startVendors, widgetTokens, type Vendors } from './client.ts'
+import { CANARIES, PASSWORD, serverEnv, startServer, type ServerProcess } from './server.ts'
+
+let vendors: Vendors
+let a: ServerProcess
+let b: ServerProcess
+
+beforeAll(async () => {
+  vendors = await startVendors()
+  ;[a, b] = await Promise.all([startServer(serverEnv(vendors.urls)), startServer(serverEnv(vendors.urls))])
+})
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()])
+  await vendors?.close()
+})
+
+/** `eta_embeds_vendor_calls_total` by vendor, from an instance's /metrics. */
+async function vendorCalls(server: ServerProcess): Promise<Record<string, number>> {
+  const res = await request(`${server.url}/metrics`)
+  const text = await res.body.text()
+  expect(res.statusCode).toBe(200)
+  const calls: Record<string, number> = {}
+  for (const [, vendor = '', n] of text.matchAll(/^eta_embeds_vendor_calls_total\{vendor="([^"]+)"\} (\d+)$/gm)) {
+    calls[vendor] = Number(n)
+  }
+  return calls
+}
+
+describe('two instances sharing SESSION_KEYS', () => {
+  it('accept each other’s sessions, and count only their own vendor calls', async () => {
+    expect(a.port).not.toBe(b.port)
+    const cookie = await login(a.url, 'alice@example.com', PASSWORD)
+
+    const onA = [await getPage(a.url, cookie), await getPage(a.url, cookie)]
+    const onB = await getPage(b.url, cookie)
+    for (const page of [...onA, onB]) {
+      expect(page.status).toBe(200)
+      expect(page.body).toContain('Hello, Alice!')
+      expect(page.body).not.toContain('data-fallback=')
+      expect([widgetTokens(page.body).length, carameloTokens(page.body).length]).toEqual([1, 1])
+    }
+
+    // Two pages on A, one on B; each page is one call per vendor (the lazy widget calls none until its frame loads).
+    expect(await vendorCalls(a)).toEqual({ returning: 2, caramelo: 2 })
+    expect(await vendorCalls(b)).toEqual({ returning: 1, caramelo: 1 })
+    expect(vendors.caramelo.minted).toHaveLength(3)
+  })
+
+  it('(control) an instance with other keys does not accept that session', async () => {
+    const other = await startServer(serverEnv(vendors.urls, { SESSION_KEYS: `other-${CANARIES.sessionKey}` }))
+    try {
+      const cookie = await login(a.url, 'alice@example.com', PASSWORD)
+      const res = await request(`${other.url}/`, { headers: { cookie } })
+      await res.body.dump()
+      expect([res.statusCode, res.headers['location']]).toEqual([302, '/login'])
+    } finally {
+      await other.stop()
+    }
+  })
+})
