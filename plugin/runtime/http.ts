@@ -38,6 +38,10 @@ export async function vendorRequest(req: VendorRequest): Promise<VendorAnswer> {
   } catch (error) {
     throw classify(req, error)
   }
+  // A body we destroy (too large), or one aborted by the deadline before or
+  // between reads, emits 'error'; with no listener that would be an uncaught
+  // exception taking the whole server down. Reads still see the error.
+  res.body.on('error', ignore)
   const contentType = String(res.headers['content-type'] ?? '')
   if (res.statusCode < 200 || res.statusCode > 299) {
     // Drain without reading: the vendor's error body is never surfaced (STYLE rule 5).
@@ -72,6 +76,10 @@ async function readCapped(req: VendorRequest, res: Dispatcher.ResponseData): Pro
     throw error instanceof VendorError ? error : classify(req, error)
   }
   return Buffer.concat(chunks).toString('utf8')
+}
+
+function ignore(): void {
+  // The error is reported where the body is read, or was ours (see above).
 }
 
 function tooLarge(req: VendorRequest, status: number): VendorError {
