@@ -3,38 +3,13 @@
 // runs before anything is compiled.
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { buildIsStale } from './build-state.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const outputs = ['dist/node/server/main.js', 'dist/server/templates.js', 'dist/client/.vite/manifest.json']
-const sources = [
-  'plugin',
-  'server',
-  'stubs',
-  'templates',
-  'client',
-  'vite.config.ts',
-  'package-lock.json',
-  'tsconfig.json',
-]
-
-function newest(entry) {
-  const full = path.join(root, entry)
-  if (!existsSync(full)) return 0
-  const stat = statSync(full)
-  if (!stat.isDirectory()) return stat.mtimeMs
-  return Math.max(0, ...readdirSync(full).map((name) => newest(path.join(entry, name))))
-}
-
-function oldestOutput() {
-  return Math.min(
-    ...outputs.map((file) => (existsSync(path.join(root, file)) ? statSync(path.join(root, file)).mtimeMs : 0)),
-  )
-}
-
-if (oldestOutput() < Math.max(...sources.map(newest))) {
+if (buildIsStale(root)) {
   console.log('[start] building (dist/ is missing or older than the sources)…')
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' })
   if (build.status !== 0) process.exit(build.status ?? 1)
