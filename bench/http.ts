@@ -1,0 +1,292 @@
+/**
+ * `npm run bench` — pages over HTTP (issue 6): what the directives cost a real
+ * server, and how the runtime compares with the vendors' flows written by hand.
+ * Prints a markdown table; nothing is asserted (STYLE rule 10) — BENCHMARKS.md
+ * keeps a run and reads it.
+ *
+ * One run, this process orchestrating, everything on 127.0.0.1:
+ * - the vendor stubs in one child process (bench/vendors.ts), latency 0 then 50 ms;
+ * - per cell, a fresh server process (so its peak RSS is that cell's):
+ *   (a) the production demo's `GET /login` — same layout, no directive, no vendor: the floor;
+ *   (b) the production demo's `GET /` as alice (logged in once per cell): both directives;
+ *   (c) bench/handwritten.ts: the vendors' sample flows, sequential `fetch`, nothing cached.
+ * - autocannon as the load generator: fixed connections, a short warm-up, then
+ *   a fixed duration. Every loop here ends by count or by time.
+ *
+ * `--cpu-prof=DIR` runs every server under `node --cpu-prof` and leaves the
+ * profiles in DIR (open them in Chrome DevTools).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { spawnSync } from 'node:child_process'
+import ts from 'typescript'
+import { load, percentile, type Load } from './load.ts'
+import { machineBusyMs, procStats, startServer, type ProcStats, type ServerProcess } from './processes.ts'
+import { startVendors, VENDOR_IDS, type VendorCounts, type Vendors } from './vendors.ts'
+import { printReport, type Cell, type Subject } from './report.ts'
+
+const CONNECTIONS = 10
+const WARMUP_S = 1
+const DURATION_S = 5
+const LATENCIES_MS = [0, 50]
+const SUBJECTS: Subject[] = ['a', 'b', 'c']
+/** The whole run normally takes about a minute; past this something hangs. */
+const WATCHDOG_MS = 240_000
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const LOG_DIR = path.join(ROOT, 'node_modules', '.cache', 'eta-embeds-bench')
+const SERVER_ENTRY = path.join(ROOT, 'dist', 'node', 'server', 'main.js')
+/** What `npm start` (scripts/start.mjs) checks: the production build and what it is built from. */
+const BUILD_OUTPUTS = ['dist/node/server/main.js', 'dist/server/templates.js', 'dist/client/.vite/manifest.json']
+const BUILD_SOURCES = ['plugin', 'server', 'stubs', 'templates', 'client', 'vite.config.ts', 'package-lock.json']
+
+const cpuProfDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length)
+
+function newestMs(entry: string): number {
+  if (!existsSync(entry)) return 0
+  const stat = statSync(entry)
+  if (!stat.isDirectory()) return stat.mtimeMs
+  return Math.max(0, ...readdirSync(entry).map((name) => newestMs(path.join(entry, name))))
+}
+
+/** Builds `dist/` when it is missing or older than its sources, as `npm start` does. */
+function ensureBuild(): void {
+  const oldest = Math.min(...BUILD_OUTPUTS.map((f) => newestMs(path.join(ROOT, f))))
+  if (oldest >= Math.max(...BUILD_SOURCES.map((s) => newestMs(path.join(ROOT, s))))) return
+  console.error('[bench] dist/ is missing or older than the sources: npm run build')
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 })
+  if (build.status !== 0) throw new Error('npm run build failed')
+}
+
+/** bench/handwritten.ts as plain JavaScript, so (c) runs under bare `node` like the production build. */
+function transpileHandwritten(): string {
+  const source = readFileSync(path.join(ROOT, 'bench', 'handwritten.ts'), 'utf8')
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023 },
+    fileName: 'handwritten.ts',
+  })
+  // Inside node_modules/, so that `import 'koa'` resolves from the project.
+  const file = path.join(LOG_DIR, 'handwritten.mjs')
+  writeFileSync(file, outputText)
+  return file
+}
+
+function serverEnv(vendors: Vendors): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    SESSION_KEYS: 'bench-session-key-6d1f0b',
+    WIDGET_BASE_URL: vendors.returningUrl,
+    WIDGET_API_KEY: VENDOR_IDS.apiKey,
+    WIDGET_COMMUNITY_ID: VENDOR_IDS.communityId,
+    WIDGET_ID: VENDOR_IDS.widgetId,
+    WIDGET_TYPE: 'store',
+    CARAMELO_API_URL: vendors.carameloApiUrl,
+    CARAMELO_SDK_URL: vendors.carameloSdkUrl,
+    CARAMELO_PROJECT_ID: VENDOR_IDS.projectId,
+    CARAMELO_SECRET_TOKEN: VENDOR_IDS.secretToken,
+  }
+}
+
+function nodeArgs(entry: string, subject: Subject, latencyMs: number): string[] {
+  if (!cpuProfDir) return [entry]
+  return ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${subject}-${latencyMs}ms.cpuprofile`, entry]
+}
+
+interface Target {
+  url: string
+  headers: Record<string, string>
+  /** Size of one answer's body. */
+  bytes: number
+}
+
+/** Logs alice in once: the `sid` and `sid.sig` cookies the load then sends. */
+async function login(server: ServerProcess): Promise<string> {
+  const answer = await fetch(`${server.url}/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ email: 'alice@example.com', password: 'demo-password' }),
+    redirect: 'manual',
+  })
+  const cookie = answer.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ')
+  if (answer.status !== 302 || !cookie.includes('sid.sig=')) throw new Error(`login answered ${answer.status}`)
+  return cookie
+}
+
+/** Fails loudly unless the page is what the cell claims to measure (a fallback would make (b) look cheap). */
+async function target(subject: Subject, server: ServerProcess): Promise<Target> {
+  const headers: Record<string, string> = subject === 'b' ? { cookie: await login(server) } : {}
+  const url = `${server.url}${subject === 'a' ? '/login' : '/'}`
+  const answer = await fetch(url, { headers, redirect: 'manual' })
+  const body = await answer.text()
+  const withEmbeds =
+    body.includes(' srcdoc="') && body.includes('token: &quot;ey') && body.includes('carameloaiChatbot')
+  const ok = subject === 'a' ? body.includes('action="/login"') && !body.includes('<iframe') : withEmbeds
+  if (answer.status !== 200 || !ok) throw new Error(`(${subject}) ${url} is not the expected page:\n${body}`)
+  return { url, headers, bytes: Buffer.byteLength(body) }
+}
+
+function countFailures(logFile: string): number {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((line) => /"level":(40|50|60)\b/.test(line)).length
+}
+
+/** What the counters say at one instant; two of them bound the measured window. */
+interface Snapshot {
+  counts: VendorCounts
+  server: ProcStats
+  stubs: ProcStats
+  bench: NodeJS.CpuUsage
+  machineMs: number
+}
+
+async function snapshot(server: ServerProcess, vendors: Vendors): Promise<Snapshot> {
+  return {
+    counts: await vendors.counts(),
+    server: procStats(server.pid),
+    stubs: procStats(vendors.pid),
+    bench: process.cpuUsage(),
+    machineMs: machineBusyMs(),
+  }
+}
+
+async function runCell(subject: Subject, latencyMs: number, vendors: Vendors, handwritten: string): Promise<Cell> {
+  await vendors.setLatency(latencyMs)
+  const entry = subject === 'c' ? handwritten : SERVER_ENTRY
+  const logFile = path.join(LOG_DIR, `${subject}-${latencyMs}ms.log`)
+  const server = await startServer(nodeArgs(entry, subject, latencyMs), serverEnv(vendors), logFile)
+  running.add(server)
+  try {
+    const startRssKiB = procStats(server.pid).rssKiB
+    const page = await target(subject, server)
+    await load(page.url, page.headers, CONNECTIONS, WARMUP_S)
+    // Renders still in flight when a load stops may yet call a vendor: let them land.
+    const settle = 3 * latencyMs + 100
+    await sleep(settle)
+    const before = await snapshot(server, vendors)
+    const run = await load(page.url, page.headers, CONNECTIONS, DURATION_S)
+    const after = await snapshot(server, vendors)
+    await sleep(settle)
+    const counts = await vendors.counts()
+    return {
+      ...toCell(subject, latencyMs, run, before, after),
+      // Per request sent: those still in flight at the end called the vendors too.
+      vendorCalls: perView(before.counts, counts, run.sent),
+      startRssMiB: startRssKiB / 1024,
+      bytes: page.bytes,
+      failuresLogged: subject === 'c' ? 0 : countFailures(logFile),
+    }
+  } finally {
+    await server.stop()
+    running.delete(server)
+  }
+}
+
+function toCell(
+  subject: Subject,
+  latencyMs: number,
+  run: Load,
+  before: Snapshot,
+  after: Snapshot,
+): Omit<Cell, 'vendorCalls' | 'startRssMiB' | 'bytes' | 'failuresLogged'> {
+  const benchUs = after.bench.user + after.bench.system - (before.bench.user + before.bench.system)
+  return {
+    subject,
+    latencyMs,
+    rps: run.responses / run.seconds,
+    p50: percentile(run.latencies, 0.5),
+    p99: percentile(run.latencies, 0.99),
+    non2xx: run.non2xx,
+    errors: run.errors,
+    responses: run.responses,
+    peakRssMiB: after.server.peakRssKiB / 1024,
+    cpu: cpuShares(run.seconds * 1000, {
+      server: after.server.cpuMs - before.server.cpuMs,
+      stubs: after.stubs.cpuMs - before.stubs.cpuMs,
+      bench: benchUs / 1000,
+      machine: after.machineMs - before.machineMs,
+    }),
+  }
+}
+
+/** CPU time as fractions of one core; `other` is what the rest of the machine used meanwhile. */
+function cpuShares(wallMs: number, ms: { server: number; stubs: number; bench: number; machine: number }): Cell['cpu'] {
+  const ours = ms.server + ms.stubs + ms.bench
+  return {
+    server: ms.server / wallMs,
+    stubs: ms.stubs / wallMs,
+    bench: ms.bench / wallMs,
+    other: Math.max(0, ms.machine - ours) / wallMs,
+  }
+}
+
+function perView(before: VendorCounts, after: VendorCounts, views: number): Cell['vendorCalls'] {
+  return {
+    returning: (after.returning - before.returning) / views,
+    caramelo: (after.caramelo - before.caramelo) / views,
+  }
+}
+
+const running = new Set<ServerProcess>()
+let vendorsPid = 0
+
+/** Kills the children this run started (and only those), whatever state they are in. */
+function killEverything(): void {
+  for (const pid of [...[...running].map((server) => server.pid), vendorsPid]) {
+    try {
+      if (pid) process.kill(pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now()
+  const loadAtStart = os.loadavg()
+  ensureBuild()
+  // Armed after the build, which has its own time limit and blocks this loop anyway.
+  const watchdog = setTimeout(() => {
+    console.error(`[bench] still running after ${WATCHDOG_MS / 1000} s: giving up`)
+    killEverything()
+    process.exit(2)
+  }, WATCHDOG_MS)
+  watchdog.unref()
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killEverything()
+      process.exit(130)
+    })
+  }
+  mkdirSync(LOG_DIR, { recursive: true })
+  if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
+  const handwritten = transpileHandwritten()
+  const vendors = await startVendors()
+  vendorsPid = vendors.pid
+  const cells: Cell[] = []
+  try {
+    for (const latencyMs of LATENCIES_MS) {
+      for (const subject of SUBJECTS) {
+        console.error(`[bench] (${subject}) at ${latencyMs} ms vendor latency…`)
+        cells.push(await runCell(subject, latencyMs, vendors, handwritten))
+      }
+    }
+  } finally {
+    await vendors.close()
+  }
+  printReport(cells, {
+    connections: CONNECTIONS,
+    warmupS: WARMUP_S,
+    durationS: DURATION_S,
+    loadAtStart,
+    loadAtEnd: os.loadavg(),
+    seconds: (Date.now() - startedAt) / 1000,
+  })
+}
+
+await main()

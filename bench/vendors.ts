@@ -1,0 +1,142 @@
+/**
+ * Both vendor stubs in a child process of their own, driven over IPC, for
+ * `npm run bench`. In the bench process they would share one event loop with
+ * the load generator: every signin JWT the stub signs would delay the moment
+ * autocannon sees a response, and show up as server latency. Apart, they get
+ * their own core time, and /proc tells how much of it they used.
+ *
+ * `startVendors()` is the parent's side; run as a script, this file is the child.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { startCarameloStub, startReturningStub } from '../stubs/index.ts'
+
+/** The stubs' fixed identities; secrets only this benchmark uses. */
+export const VENDOR_IDS = {
+  apiKey: 'bench-api-key-3f8c1d',
+  communityId: 'bench-community',
+  widgetId: 'bench-store',
+  secretToken: 'bench-secret-token-9a2e47',
+  projectId: 'bench-project',
+} as const
+
+interface Ready {
+  kind: 'ready'
+  returningUrl: string
+  carameloApiUrl: string
+  carameloSdkUrl: string
+}
+type Request = { id: number; op: 'latency'; ms: number } | { id: number; op: 'counts' }
+interface Reply {
+  kind: 'reply'
+  id: number
+  returning: number
+  caramelo: number
+}
+
+/** Requests each stub has received so far. */
+export interface VendorCounts {
+  returning: number
+  caramelo: number
+}
+
+/** The stubs' process, seen from the bench. */
+export interface Vendors {
+  /** The child's pid, for /proc. */
+  pid: number
+  /** What `WIDGET_BASE_URL`, `CARAMELO_API_URL` and `CARAMELO_SDK_URL` are set to. */
+  returningUrl: string
+  carameloApiUrl: string
+  carameloSdkUrl: string
+  /** Sets both stubs' delay before each sign-in, widget page and intranet-auth answer. */
+  setLatency(ms: number): Promise<void>
+  /** Requests each stub has received since it started. */
+  counts(): Promise<VendorCounts>
+  close(): Promise<void>
+}
+
+const IPC_TIMEOUT_MS = 10_000
+
+/** Starts the stubs' process and resolves once both stubs listen. */
+export async function startVendors(): Promise<Vendors> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const ready = await nextMessage<Ready>(child, (m) => m.kind === 'ready')
+  let nextId = 0
+  const ask = (request: Request): Promise<Reply> => {
+    const reply = nextMessage<Reply>(child, (m) => m.kind === 'reply' && m.id === request.id)
+    child.send(request)
+    return reply
+  }
+  return {
+    pid: child.pid ?? 0,
+    returningUrl: ready.returningUrl,
+    carameloApiUrl: ready.carameloApiUrl,
+    carameloSdkUrl: ready.carameloSdkUrl,
+    setLatency: async (ms) => {
+      await ask({ id: ++nextId, op: 'latency', ms })
+    },
+    counts: async () => {
+      const { returning, caramelo } = await ask({ id: ++nextId, op: 'counts' })
+      return { returning, caramelo }
+    },
+    close: async () => {
+      if (child.exitCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+function nextMessage<T extends Ready | Reply>(child: ChildProcess, match: (m: Ready | Reply) => boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error('the vendor stubs did not answer in 10 s')), IPC_TIMEOUT_MS)
+    const onMessage = (message: Ready | Reply): void => {
+      if (match(message)) done(undefined, message as T)
+    }
+    const onExit = (code: number | null): void => done(new Error(`the vendor stubs exited with ${code}`))
+    function done(error: Error | undefined, value?: T): void {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      if (error) reject(error)
+      else resolve(value as T)
+    }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}
+
+async function runChild(): Promise<void> {
+  const returning = await startReturningStub({ apiKey: VENDOR_IDS.apiKey, communityId: VENDOR_IDS.communityId })
+  const caramelo = await startCarameloStub({ secretToken: VENDOR_IDS.secretToken, projectId: VENDOR_IDS.projectId })
+  process.on('message', (request: Request) => {
+    if (request.op === 'latency') {
+      returning.setLatency(request.ms)
+      caramelo.setLatency(request.ms)
+    }
+    const reply: Reply = {
+      kind: 'reply',
+      id: request.id,
+      returning: returning.received.length,
+      caramelo: caramelo.received.length,
+    }
+    process.send?.(reply)
+  })
+  // The parent going away (a crash, a Ctrl-C) must not leave the stubs running.
+  process.once('disconnect', () => void Promise.all([returning.close(), caramelo.close()]).then(() => process.exit(0)))
+  process.once('SIGTERM', () => void Promise.all([returning.close(), caramelo.close()]).then(() => process.exit(0)))
+  const ready: Ready = {
+    kind: 'ready',
+    returningUrl: returning.url,
+    carameloApiUrl: caramelo.apiUrl,
+    carameloSdkUrl: caramelo.sdkUrl,
+  }
+  process.send?.(ready)
+}
+
+const isMain = process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url
+if (isMain) await runChild()
