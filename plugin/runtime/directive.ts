@@ -4,7 +4,7 @@
  */
 import type { DirectiveName } from '../directives.ts'
 import { EmbedsError, VendorError } from '../errors.ts'
-import type { ResolvedEmbedsOptions } from './options.ts'
+import type { EmbedsLogger, ResolvedEmbedsOptions } from './options.ts'
 import type { VendorName } from './state.ts'
 import type { EmbedsUser, ResolveContext } from './user.ts'
 import { resolveChatbot } from './vendors/caramelo.ts'
@@ -51,7 +51,7 @@ export function startVendorCall(
   const controller = new AbortController()
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), controller.signal])
   const ctx: ResolveContext = { ...page, signal }
-  const vendor: VendorName = name === 'widget' ? 'returning' : 'caramelo'
+  const vendor = vendorOf(name)
   const html = guarded(options, vendor, controller.signal, () =>
     name === 'widget'
       ? resolveWidget(required(options.returning), options, attrs, ctx)
@@ -79,10 +79,10 @@ export function startVendorCall(
  * open breaker refuses at once (the fallback costs nothing), and only the
  * vendor's own failures — not our aborts — move the breaker.
  */
-async function guarded(
+export async function guarded(
   options: ResolvedEmbedsOptions,
   vendor: VendorName,
-  ours: AbortSignal,
+  ours: AbortSignal | undefined,
   flow: () => Promise<string>,
 ): Promise<string> {
   const { metrics, breakers } = options.state
@@ -98,13 +98,40 @@ async function guarded(
     return html
   } catch (error) {
     // We stopped it (the page failed, or a prefetch was not needed): not the vendor's doing.
-    if (ours.aborted) throw error
+    if (ours?.aborted) throw error
     const code = error instanceof EmbedsError ? error.code : 'ERR_INTERNAL'
     metrics.failure(vendor, code)
     // Refused input never reached the vendor: it says nothing about its health.
     if (code !== 'ERR_VENDOR_INPUT') breaker?.failure()
     throw error
   }
+}
+
+/**
+ * The one log line of a vendor failure (SPEC): vendor, cause, status and
+ * latency — never a secret, a token, an email or the vendor's body.
+ */
+export function logVendorFailure(
+  logger: EmbedsLogger,
+  failure: { vendor: VendorName; directive: DirectiveName; loc: string; error: unknown; started: number },
+): void {
+  const { error } = failure
+  logger.warn(
+    {
+      vendor: (error as { vendor?: string }).vendor ?? failure.vendor,
+      directive: failure.directive,
+      loc: failure.loc,
+      cause: error instanceof EmbedsError ? error.code : 'ERR_INTERNAL',
+      status: (error as { status?: number }).status,
+      latencyMs: Math.round(performance.now() - failure.started),
+    },
+    'vendor call failed; rendered the fallback',
+  )
+}
+
+/** The vendor behind a directive. */
+export function vendorOf(name: DirectiveName): VendorName {
+  return name === 'widget' ? 'returning' : 'caramelo'
 }
 
 function required<T>(value: T | undefined): T {

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'koa'
 import { checkAttribute, type WidgetAttributes } from '../directives.ts'
-import { EmbedsError } from '../errors.ts'
+import { guarded, logVendorFailure } from './directive.ts'
 import { escapeHtml } from './encode.ts'
 import { newNonce, setTokenPageHeaders } from './headers.ts'
 import type { ResolvedEmbedsOptions } from './options.ts'
@@ -39,23 +39,20 @@ export async function serveLazyWidget(
   }
   const nonce = newNonce()
   const started = performance.now()
-  const signal = AbortSignal.timeout(options.timeoutMs)
-  const page = { user, nonce, acceptLanguage: undefined, signal }
+  const page = { user, nonce, acceptLanguage: undefined, signal: AbortSignal.timeout(options.timeoutMs) }
+  const returning = options.returning
   let body: string
   try {
-    body = await widgetDocument(options.returning, options, attrs, page)
+    // Behind the same breaker and counters as a page's directives.
+    body = await guarded(options, 'returning', undefined, () => widgetDocument(returning, options, attrs, page))
   } catch (error) {
-    options.logger.warn(
-      {
-        vendor: 'returning',
-        directive: 'widget',
-        loc: options.lazyPath,
-        cause: error instanceof EmbedsError ? error.code : 'ERR_INTERNAL',
-        status: (error as { status?: number }).status,
-        latencyMs: Math.round(performance.now() - started),
-      },
-      'vendor call failed; rendered the fallback',
-    )
+    logVendorFailure(options.logger, {
+      vendor: 'returning',
+      directive: 'widget',
+      loc: options.lazyPath,
+      error,
+      started,
+    })
     const fallback = attrs.fallback ? await renderFallback(attrs.fallback).catch(() => '') : ''
     body = `<!doctype html><meta charset="utf-8"><title>Widget</title>${fallback}`
   }

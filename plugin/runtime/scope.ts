@@ -1,15 +1,14 @@
 /**
  * One page render's directives: each starts its vendor call at once (or was
  * started even earlier, by `prefetch`), leaves a placeholder in the text, and
- * is swapped in when it settles — all together for a string, in document
- * order for a stream.
+ * is swapped in, in document order, as it settles.
  */
 import { randomBytes } from 'node:crypto'
 import type { Eta } from 'eta/core'
 import type { DirectiveInfo } from '../compiler/codegen.ts'
 import { checkAttribute } from '../directives.ts'
-import { EmbedsError, RenderError } from '../errors.ts'
-import { checkConfigured, startVendorCall, type VendorCall } from './directive.ts'
+import { RenderError } from '../errors.ts'
+import { checkConfigured, logVendorFailure, startVendorCall, vendorOf, type VendorCall } from './directive.ts'
 import type { ResolvedEmbedsOptions } from './options.ts'
 import type { EmbedsUser } from './user.ts'
 import { lazyWidgetFrame } from './vendors/returning.ts'
@@ -101,13 +100,6 @@ export class RenderScope {
     if (last < html.length) yield html.slice(last)
   }
 
-  /** The whole page once every directive has settled. */
-  async settle(html: string): Promise<string> {
-    let out = ''
-    for await (const chunk of this.chunks(html)) out += chunk
-    return out
-  }
-
   /** The page failed: vendor calls still running have no page to go to. */
   cancel(): void {
     for (const call of this.calls) call.abort()
@@ -132,17 +124,13 @@ export class RenderScope {
       return await call.html
     } catch (error) {
       if (call.aborted) return ''
-      this.options.logger.warn(
-        {
-          vendor: (error as { vendor?: string }).vendor ?? info.name,
-          directive: info.name,
-          loc: info.loc,
-          cause: error instanceof EmbedsError ? error.code : 'ERR_INTERNAL',
-          status: (error as { status?: number }).status,
-          latencyMs: Math.round(performance.now() - call.started),
-        },
-        'vendor call failed; rendered the fallback',
-      )
+      logVendorFailure(this.options.logger, {
+        vendor: vendorOf(info.name),
+        directive: info.name,
+        loc: info.loc,
+        error,
+        started: call.started,
+      })
       return this.fallback(attrs, it)
     }
   }
