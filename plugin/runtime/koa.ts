@@ -9,7 +9,7 @@ import { newNonce, setTokenPageHeaders } from './headers.ts'
 import { serveLazyWidget } from './lazy.ts'
 import type { EmbedsMetrics } from './metrics.ts'
 import { resolveOptions, type EmbedsOptions } from './options.ts'
-import { renderPage, renderPageChunks, type TemplateMap } from './render.ts'
+import { joinChunks, renderPage, renderPageChunks, type TemplateMap } from './render.ts'
 import type { EmbedsUser } from './user.ts'
 
 export interface KoaEmbedsOptions extends EmbedsOptions {
@@ -90,7 +90,7 @@ export function etaEmbeds(options: KoaEmbedsOptions): EmbedsMiddleware {
       const chunks = await renderPageChunks(resolved, templates, name, { ...locals, ...data, nonce }, page)
       setTokenPageHeaders(ctx, nonce, vendorOrigins)
       ctx.type = 'html'
-      ctx.body = stream ? Readable.from(chunks) : await join(chunks)
+      ctx.body = stream ? Readable.from(chunks) : await joinChunks(chunks)
     }
     await next()
   }
@@ -109,10 +109,4 @@ export function etaEmbeds(options: KoaEmbedsOptions): EmbedsMiddleware {
 
 function anonymous(ctx: Context) {
   return { user: undefined, nonce: newNonce(), acceptLanguage: ctx.get('accept-language') || undefined }
-}
-
-async function join(chunks: AsyncIterable<string>): Promise<string> {
-  let out = ''
-  for await (const chunk of chunks) out += chunk
-  return out
 }

@@ -33,24 +33,35 @@ export interface TemplateModule {
 export type TemplateMap = Record<string, TemplateModule>
 
 type EtaFn = Parameters<Eta['loadTemplate']>[1]
-const engines = new WeakMap<TemplateMap, Eta>()
+/** What is derived once from a set of compiled templates, then reused by every render. */
+interface Engine {
+  eta: Eta
+  /** The map's templates plus every template they import, by canonical name. */
+  modules: Map<string, TemplateModule>
+  /** Per page: the directives whose vendor calls may start before it runs. */
+  prefetch: Map<string, DirectiveInfo[]>
+}
+
+const engines = new WeakMap<TemplateMap, Engine>()
 
 /**
  * One Eta instance per set of compiled templates. The templates are plain
  * functions registered by name, so Eta never compiles anything at request time.
  */
-function engineFor(templates: TemplateMap): Eta {
-  let eta = engines.get(templates)
-  if (eta) return eta
-  eta = new Eta()
-  for (const [name, mod] of allTemplates(templates)) {
+function engineFor(templates: TemplateMap): Engine {
+  let engine = engines.get(templates)
+  if (engine) return engine
+  const eta = new Eta()
+  const modules = allTemplates(templates)
+  for (const [name, mod] of modules) {
     const fn = mod.default as unknown as EtaFn
     eta.templatesAsync.define(name, fn as never)
     // A sync include() of an async template would print "[object Promise]": say what to do instead.
     eta.templatesSync.define(name, (mod.meta.async ? asyncInSyncInclude(name) : fn) as never)
   }
-  engines.set(templates, eta)
-  return eta
+  engine = { eta, modules, prefetch: new Map() }
+  engines.set(templates, engine)
+  return engine
 }
 
 /** The map's templates plus every template they import, by canonical name. */
@@ -88,18 +99,17 @@ export async function renderPageChunks(
   data: object,
   page: PageContext,
 ): Promise<AsyncGenerator<string>> {
-  const mod = templates[name]
-  if (!mod || !Object.hasOwn(templates, name)) {
+  if (!Object.hasOwn(templates, name)) {
     throw new RenderError(
       'ERR_TEMPLATE_NOT_FOUND',
       `no template '${name}' (known: ${Object.keys(templates).join(', ')})`,
     )
   }
-  const eta = engineFor(templates)
-  const scope = new RenderScope(options, eta, page)
-  scope.prefetch(prefetchable(name, templates))
+  const engine = engineFor(templates)
+  const scope = new RenderScope(options, engine.eta, page)
+  scope.prefetch(prefetchable(engine, name))
   try {
-    const html = await eta.renderAsync(name, data, { __embeds: scope } as never)
+    const html = await engine.eta.renderAsync(name, data, { __embeds: scope } as never)
     return scope.chunks(html)
   } catch (error) {
     scope.cancel()
@@ -115,18 +125,27 @@ export async function renderPage(
   data: object,
   page: PageContext,
 ): Promise<string> {
+  return joinChunks(await renderPageChunks(options, templates, name, data, page))
+}
+
+/** A page's chunks as one string. */
+export async function joinChunks(chunks: AsyncIterable<string>): Promise<string> {
   let out = ''
-  for await (const chunk of await renderPageChunks(options, templates, name, data, page)) out += chunk
+  for await (const chunk of chunks) out += chunk
   return out
 }
 
-/** The page's directives that run on every render, its unconditional includes' and layout's too. */
-function prefetchable(name: string, templates: TemplateMap): DirectiveInfo[] {
-  const engine = allTemplates(templates)
+/**
+ * The page's directives that run on every render, its unconditional includes'
+ * and layout's too. Fixed for a set of templates: worked out once per page.
+ */
+function prefetchable(engine: Engine, name: string): DirectiveInfo[] {
+  const known = engine.prefetch.get(name)
+  if (known) return known
   const seen = new Set<string>()
   const out: DirectiveInfo[] = []
   const visit = (current: string): void => {
-    const mod = engine.get(current)
+    const mod = engine.modules.get(current)
     if (!mod || seen.has(current)) return
     seen.add(current)
     for (const index of mod.meta.prefetch ?? []) {
@@ -136,5 +155,6 @@ function prefetchable(name: string, templates: TemplateMap): DirectiveInfo[] {
     for (const dep of mod.meta.includes ?? []) visit(dep)
   }
   visit(name)
+  engine.prefetch.set(name, out)
   return out
 }
