@@ -8,58 +8,39 @@
  */
 import { errors, type Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import { ForwardingHandler } from './forwarding-handler.ts'
 
 /** Aborts each request still unfinished `ms` after it started. */
 export function lifetimeLimit(ms: number): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (opts, handler) => dispatch(opts, new LifetimeHandler(handler, ms))
 }
 
-class LifetimeHandler implements Dispatcher.DispatchHandler {
+class LifetimeHandler extends ForwardingHandler {
   private timer: NodeJS.Timeout | undefined
 
   constructor(
-    private readonly inner: Dispatcher.DispatchHandler,
+    inner: Dispatcher.DispatchHandler,
     private readonly ms: number,
-  ) {}
+  ) {
+    super(inner)
+  }
 
-  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+  override onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
     this.timer = setTimeout(() => {
       controller.abort(new errors.RequestAbortedError(`vendor answer not complete within ${this.ms} ms`))
     }, this.ms)
     // Never the reason the process stays up.
     this.timer.unref()
-    this.inner.onRequestStart?.(controller, context)
+    super.onRequestStart(controller, context)
   }
 
-  onRequestUpgrade(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-    socket: import('node:stream').Duplex,
-  ): void {
-    this.inner.onRequestUpgrade?.(controller, statusCode, headers, socket)
-  }
-
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-    statusMessage?: string,
-  ): void {
-    this.inner.onResponseStart?.(controller, statusCode, headers, statusMessage)
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.inner.onResponseData?.(controller, chunk)
-  }
-
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+  override onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
     clearTimeout(this.timer)
-    this.inner.onResponseEnd?.(controller, trailers)
+    super.onResponseEnd(controller, trailers)
   }
 
-  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+  override onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     clearTimeout(this.timer)
-    this.inner.onResponseError?.(controller, error)
+    super.onResponseError(controller, error)
   }
 }

@@ -31,6 +31,7 @@
 import { interceptors, type Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { detachOnAbort } from './detach.ts'
+import { ForwardingHandler } from './forwarding-handler.ts'
 import { lifetimeLimit } from './lifetime.ts'
 import { LruCacheStore } from './page-cache-store.ts'
 
@@ -163,35 +164,21 @@ function freshnessDefaults(cacheControl: string, onUpstream: (() => void) | unde
 }
 
 /** Passes everything through, adjusting only the response headers the cache reads. */
-class FreshnessHandler implements Dispatcher.DispatchHandler {
+class FreshnessHandler extends ForwardingHandler {
   constructor(
-    private readonly handler: Dispatcher.DispatchHandler,
+    inner: Dispatcher.DispatchHandler,
     private readonly cacheControl: string,
-  ) {}
-
-  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
-    this.handler.onRequestStart?.(controller, context)
+  ) {
+    super(inner)
   }
 
-  onResponseStart(
+  override onResponseStart(
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: IncomingHttpHeaders,
     statusMessage?: string,
   ): void {
-    this.handler.onResponseStart?.(controller, statusCode, this.adjust(statusCode, headers), statusMessage)
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.handler.onResponseData?.(controller, chunk)
-  }
-
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
-    this.handler.onResponseEnd?.(controller, trailers)
-  }
-
-  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
-    this.handler.onResponseError?.(controller, error)
+    super.onResponseStart(controller, statusCode, this.adjust(statusCode, headers), statusMessage)
   }
 
   private adjust(statusCode: number, headers: IncomingHttpHeaders): IncomingHttpHeaders {
