@@ -11,6 +11,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, test, type Page } from '@playwright/test'
 import { startCarameloStub, startReturningStub, type CarameloStub, type ReturningStub } from '../stubs/index.ts'
+import { collectLines, stopProcess } from './stack.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -232,21 +233,6 @@ function startApp(env: Record<string, string>): Promise<Server> {
   })
 }
 
-function collectLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let buffered = ''
-  stream.setEncoding('utf8')
-  stream.on('data', (chunk: string) => {
-    const lines = (buffered + chunk).split('\n')
-    buffered = lines.pop() ?? ''
-    lines.forEach(onLine)
-  })
-}
-
 async function stop(s: Server | undefined): Promise<void> {
-  if (!s || s.child.exitCode !== null) return
-  const exited = new Promise((resolve) => s.child.once('exit', resolve))
-  s.child.kill('SIGTERM')
-  const timer = setTimeout(() => s.child.kill('SIGKILL'), 10_000)
-  await exited
-  clearTimeout(timer)
+  if (s) await stopProcess(s.child)
 }

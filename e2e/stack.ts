@@ -90,7 +90,7 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
     caramelo,
     logs,
     close: async () => {
-      await stop(child)
+      await stopProcess(child)
       await Promise.all([returning.close(), caramelo.close()])
     },
   }
@@ -145,7 +145,8 @@ function listeningUrl(child: ChildProcess, logs: string[]): Promise<string> {
   })
 }
 
-function collectLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+/** Calls `onLine` for each line a child process writes (the last one too, when it ends without a newline). */
+export function collectLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
   let buffered = ''
   stream?.setEncoding('utf8')
   stream?.on('data', (chunk: string) => {
@@ -154,9 +155,13 @@ function collectLines(stream: NodeJS.ReadableStream | null, onLine: (line: strin
     buffered = lines.pop() ?? ''
     for (const line of lines) onLine(line)
   })
+  stream?.on('end', () => {
+    if (buffered) onLine(buffered)
+  })
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL if the process has not exited 10 s later. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return
   const exited = new Promise((resolve) => child.once('exit', resolve))
   child.kill('SIGTERM')

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { collectLines } from '../e2e/stack.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -120,8 +121,8 @@ export function startServer(env: Record<string, string>, nodeArgs: string[] = []
       clearTimeout(timer)
       resolve(handle(child, url[1], Number(url[2]), logs, exited))
     }
-    lines(child.stdout, onLine)
-    lines(child.stderr, onLine)
+    collectLines(child.stdout, onLine)
+    collectLines(child.stderr, onLine)
     void exited.then((exit) => {
       clearTimeout(timer)
       reject(new ServerStartError(`server exited (${JSON.stringify(exit)}) before listening`, exit, logs))
@@ -165,20 +166,6 @@ export async function rssBytes(pid: number): Promise<number> {
   const kb = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1]
   if (kb === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`)
   return Number(kb) * 1024
-}
-
-function lines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  let buffered = ''
-  stream?.setEncoding('utf8')
-  stream?.on('data', (chunk: string) => {
-    buffered += chunk
-    const parts = buffered.split('\n')
-    buffered = parts.pop() ?? ''
-    for (const line of parts) onLine(line)
-  })
-  stream?.on('end', () => {
-    if (buffered) onLine(buffered)
-  })
 }
 
 /** The server's pino lines as objects (other lines are skipped). */
