@@ -87,3 +87,35 @@ describe('resolveOptions', () => {
     expect(() => resolve(options)).toThrow(new TypeError(message))
   })
 })
+
+describe('resolveOptions: vendor URLs never carry credentials', () => {
+  // A URL's user-info would reach every browser through `<base href>` or a
+  // script's `src`, and Node's fetch refuses it anyway: refuse it at start,
+  // without repeating the password in the message.
+  it.each([
+    [
+      { returning: { ...TEST_VENDORS.returning, baseUrl: 'https://user:hunter2-pw@widgets.test' } },
+      'returning.baseUrl',
+    ],
+    [{ returning: { ...TEST_VENDORS.returning, baseUrl: 'https://hunter2-pw@widgets.test/x' } }, 'returning.baseUrl'],
+    [{ caramelo: { ...TEST_VENDORS.caramelo, apiUrl: 'http://api:hunter2-pw@chat.test' } }, 'caramelo.apiUrl'],
+    [{ caramelo: { ...TEST_VENDORS.caramelo, sdkUrl: 'https://:hunter2-pw@cdn.test/sdk.js' } }, 'caramelo.sdkUrl'],
+  ] satisfies [EmbedsOptions, string][])('refuses user-info in %o', (options, name) => {
+    let thrown: unknown
+    try {
+      resolve(options)
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(TypeError)
+    const message = (thrown as Error).message
+    expect(message).toContain(`options.${name} must not contain a user name or password`)
+    expect(message).not.toContain('hunter2')
+  })
+
+  it('does not echo a credential in any other URL error either', () => {
+    expect(() =>
+      resolve({ returning: { ...TEST_VENDORS.returning, baseUrl: 'ftp://u:hunter2-pw@widgets.test' } }),
+    ).toThrow(/^options\.returning\.baseUrl must be an http\(s\) URL, got 'ftp:\/\/\*\*\*@widgets\.test\/?'$/)
+  })
+})

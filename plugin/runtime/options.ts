@@ -111,12 +111,31 @@ function httpUrl(name: string, value: string): string {
   try {
     url = new URL(value)
   } catch {
-    throw new TypeError(`options.${name} must be an absolute http(s) URL, got '${value}'`)
+    throw new TypeError(`options.${name} must be an absolute http(s) URL, got '${withoutUserInfo(value)}'`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`options.${name} must be an http(s) URL, got '${value}'`)
+    throw new TypeError(`options.${name} must be an http(s) URL, got '${withoutUserInfo(value)}'`)
+  }
+  // A vendor URL reaches browsers (`<base href>`, a script's `src`), so
+  // credentials in it would be served to every user: refuse, never strip
+  // silently (the vendor would then answer 401 with no clue why).
+  if (url.username || url.password) {
+    throw new TypeError(
+      `options.${name} must not contain a user name or password, got '${withoutUserInfo(value)}' ` +
+        '(vendor URLs are sent to browsers; pass credentials in the vendor options instead)',
+    )
   }
   return url.href.replace(/\/+$/, '')
+}
+
+/** `value` with anything before an `@` in its authority masked: error messages never repeat a password. */
+function withoutUserInfo(value: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? ''
+  const rest = value.slice(scheme.length)
+  const authorityEnd = rest.search(/[/?#]/)
+  const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd)
+  const at = authority.lastIndexOf('@')
+  return at === -1 ? value : `${scheme}***${rest.slice(at)}`
 }
 
 function required(name: string, value: string | undefined): string {
