@@ -8,8 +8,14 @@ import { chatbot, expect, lazyWidget, lazyWidgetStatus, logIn, test, widgetStatu
 import { ALICE, expectFallbacks, expectHome, inlineScripts } from './leak-helpers.ts'
 import type { Recorder } from './recorder.ts'
 
-// Swapped widget pages must reach every render: the stub's page is never cacheable here.
-test.use({ stackOptions: { returning: { widgetPageCacheControl: 'no-store' } } })
+// Swapped widget pages must reach every render: the stub's page says it is
+// never cacheable here, and the server is told to honour that.
+test.use({
+  stackOptions: {
+    returning: { widgetPageCacheControl: 'no-store' },
+    env: { EMBEDS_WIDGET_PAGE_CACHE: 'vendor' },
+  },
+})
 
 test.afterEach(({ stack }) => {
   stack.returning.setWidgetPage(undefined)

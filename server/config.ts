@@ -12,6 +12,7 @@ import {
   returningFromEnv,
   type CarameloOptions,
   type ReturningOptions,
+  type WidgetPageCacheOptions,
 } from '../plugin/runtime/index.ts'
 import { startCarameloStub, startReturningStub } from '../stubs/index.ts'
 import { loadUsersFromEnv } from './accounts.ts'
@@ -34,6 +35,12 @@ export interface ServerConfig {
   returning: ReturningOptions
   caramelo: CarameloOptions
   timeoutMs: number | undefined
+  /**
+   * `EMBEDS_WIDGET_PAGE_CACHE`: unset caches the widget page for the
+   * runtime's TTL, `vendor` lets the vendor's `Cache-Control` decide (the
+   * hostile-vendor tests swap pages that say `no-store`), `off` never caches.
+   */
+  widgetPageCache: WidgetPageCacheOptions | false
   /** Closes whatever stubs were started. */
   close(): Promise<void>
 }
@@ -77,10 +84,19 @@ export function sessionKeys(env: Env, log: Logger, dev: boolean): string[] {
   return [randomBytes(32).toString('base64url')]
 }
 
+function widgetPageCache(env: Env): WidgetPageCacheOptions | false {
+  const raw = env['EMBEDS_WIDGET_PAGE_CACHE'] ?? ''
+  if (raw === '') return {}
+  if (raw === 'vendor') return { honorVendorCacheControl: true }
+  if (raw === 'off') return false
+  throw new TypeError(`EMBEDS_WIDGET_PAGE_CACHE must be 'vendor' or 'off' when set, got '${raw}'`)
+}
+
 /** Resolves the configuration, starting a local stub for every vendor without a secret. */
 export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<ServerConfig> {
   // First: a production server without session keys must not start anything.
   const keys = sessionKeys(env, log, dev)
+  const pageCache = widgetPageCache(env)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
   const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
   if (loadUsers > 0) {
@@ -124,6 +140,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     returning,
     caramelo,
     timeoutMs: timeout ? Number(timeout) : undefined,
+    widgetPageCache: pageCache,
     close: async () => {
       await Promise.all(closers.map((c) => c()))
     },

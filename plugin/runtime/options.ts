@@ -70,8 +70,9 @@ export interface EmbedsOptions {
   lazyPath?: string
   /**
    * Cache of the widget page, which is the same for every user (tokens are
-   * put in per render). The vendor's own `Cache-Control` wins when it sends one.
-   * `false` fetches it on every render. @default {}
+   * put in per render). Kept for our TTL whatever the vendor's `Cache-Control`
+   * says, unless `honorVendorCacheControl` is set. `false` fetches it on every
+   * render. @default {}
    */
   widgetPageCache?: WidgetPageCacheOptions | false
   /**

@@ -156,11 +156,41 @@ describe('widgetPageDispatcher: single flight and freshness', () => {
   })
 })
 
-describe("widgetPageDispatcher: the vendor's own caching headers win", () => {
+describe("widgetPageDispatcher: by default our TTL wins over the vendor's caching headers", () => {
+  // Many servers send `no-store` on every HTML answer; the widget page is the
+  // same for every user and carries no token (vendor docs), so by default it
+  // is cached for our TTL whatever the vendor says.
+  it.each([
+    'no-store',
+    'private, max-age=600',
+    'no-cache',
+    'max-age=0',
+    'no-store, no-cache, must-revalidate, proxy-revalidate',
+  ])('sends one request upstream for three renders when the vendor says %s', async (cacheControl) => {
+    const dispatcher = pages()
+    vendor().reply(200, V1, {
+      headers: { ...HTML, 'cache-control': cacheControl, pragma: 'no-cache', expires: '0', vary: '*' },
+    })
+    for (let i = 0; i < 3; i++) await expect(get(dispatcher)).resolves.toEqual({ status: 200, body: V1 })
+    expect(upstream).toBe(1)
+  })
+
+  it('uses our TTL, not a longer one the vendor asks for', async () => {
+    const dispatcher = pages({ ttlMs: 10_000, staleWhileRevalidateMs: 0 })
+    vendor().reply(200, V1, { headers: { ...HTML, 'cache-control': 'public, max-age=86400, immutable' } })
+    await get(dispatcher)
+    advance(10_001)
+    vendor().reply(200, V2, { headers: { ...HTML, 'cache-control': 'no-store' } })
+    await expect(get(dispatcher)).resolves.toEqual({ status: 200, body: V2 })
+    expect(upstream).toBe(2)
+  })
+})
+
+describe("widgetPageDispatcher: honorVendorCacheControl — the vendor's own caching headers win", () => {
   it.each(['no-store', 'private, max-age=600', 'no-cache', 'max-age=0'])(
     'sends every request upstream when the vendor says %s',
     async (cacheControl) => {
-      const dispatcher = pages()
+      const dispatcher = pages({ honorVendorCacheControl: true })
       for (let i = 0; i < 3; i++) vendor().reply(200, V1, { headers: { ...HTML, 'cache-control': cacheControl } })
       for (let i = 0; i < 3; i++) await expect(get(dispatcher)).resolves.toEqual({ status: 200, body: V1 })
       expect(upstream).toBe(3)
@@ -168,7 +198,7 @@ describe("widgetPageDispatcher: the vendor's own caching headers win", () => {
   )
 
   it.each(['max-age=5', 's-maxage=5, max-age=600'])('honours %s over the default TTL', async (cacheControl) => {
-    const dispatcher = pages()
+    const dispatcher = pages({ honorVendorCacheControl: true })
     vendor().reply(200, V1, { headers: { ...HTML, 'cache-control': cacheControl } })
     await get(dispatcher)
     advance(4_999)
@@ -180,7 +210,7 @@ describe("widgetPageDispatcher: the vendor's own caching headers win", () => {
   })
 
   it("honours the vendor's stale-while-revalidate window", async () => {
-    const dispatcher = pages()
+    const dispatcher = pages({ honorVendorCacheControl: true })
     vendor().reply(200, V1, { headers: { ...HTML, 'cache-control': 'max-age=5, stale-while-revalidate=10' } })
     await get(dispatcher)
     advance(15_001)
@@ -191,7 +221,7 @@ describe("widgetPageDispatcher: the vendor's own caching headers win", () => {
   })
 
   it('honours an expires header', async () => {
-    const dispatcher = pages()
+    const dispatcher = pages({ honorVendorCacheControl: true })
     const expires = new Date(T0 + 5_000).toUTCString()
     vendor().reply(200, V1, { headers: { ...HTML, expires } })
     await get(dispatcher)

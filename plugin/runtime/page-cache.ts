@@ -37,12 +37,21 @@ import { LruCacheStore } from './page-cache-store.ts'
 
 export interface WidgetPageCacheOptions {
   /**
-   * How long a page the vendor sent without `cache-control`/`expires` is
-   * fresh, in milliseconds (rounded up to whole seconds, HTTP's precision).
-   * A vendor's own `cache-control` or `expires` is honoured instead.
+   * How long a page is fresh, in milliseconds (rounded up to whole seconds,
+   * HTTP's precision). With `honorVendorCacheControl`, only for a page the
+   * vendor sent without `cache-control`/`expires`.
    * @default 60_000
    */
   ttlMs?: number
+  /**
+   * Let the vendor's `cache-control`, `expires`, `pragma` and `vary` decide
+   * (RFC 9111), our TTL applying only when it sends none. Off by default:
+   * many servers send `no-store` on every HTML answer, which would fetch the
+   * page on every render, while the widget page is the same for every user
+   * and carries no token by the vendor's own docs.
+   * @default false
+   */
+  honorVendorCacheControl?: boolean
   /**
    * How long after `ttlMs` a stale page is still served at once while one
    * background request refreshes it, in milliseconds (whole seconds). `0` turns
@@ -92,6 +101,7 @@ interface ResolvedWidgetPageCacheOptions {
   onUpstream: (() => void) | undefined
   retry: boolean
   maxFetchMs: number
+  honorVendorCacheControl: boolean
 }
 
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -114,6 +124,7 @@ function resolveWidgetPageCacheOptions(options: WidgetPageCacheOptions): Resolve
     maxFetchMs: integer('maxFetchMs', options.maxFetchMs, 10_000, 1),
     onUpstream: options.onUpstream,
     retry: options.retry ?? true,
+    honorVendorCacheControl: options.honorVendorCacheControl ?? false,
   }
 }
 
@@ -131,7 +142,7 @@ export function widgetPageDispatcher(base: Dispatcher, options: WidgetPageCacheO
   const o = resolveWidgetPageCacheOptions(options)
   const store = new LruCacheStore({ maxEntries: o.maxEntries, maxEntryBytes: o.maxEntryBytes })
   const chain: Dispatcher.DispatcherComposeInterceptor[] = [
-    freshnessDefaults(defaultCacheControl(o), o.onUpstream),
+    freshnessDefaults(defaultCacheControl(o), o.honorVendorCacheControl, o.onUpstream),
     interceptors.deduplicate(),
     interceptors.cache({ store, methods: ['GET'], type: 'shared' }),
     interceptors.deduplicate(),
@@ -152,14 +163,20 @@ function defaultCacheControl(o: ResolvedWidgetPageCacheOptions): string {
 const STORABLE = new Set([200, 304])
 /** What makes an answer storable, or sets its freshness, for undici's cache. */
 const FRESHNESS_HEADERS = ['cache-control', 'expires', 'last-modified']
+/**
+ * What a vendor may say to keep its page out of a cache, or to make it
+ * vary: replaced by our own `cache-control` unless the vendor is honoured.
+ * `last-modified` and `etag` stay, so a revalidation can still be a 304.
+ */
+const VENDOR_CACHING_HEADERS = ['cache-control', 'expires', 'pragma', 'vary']
 
-/** Our interceptor: default freshness on answers that state none, no freshness on errors, upstream counting. */
-function freshnessDefaults(cacheControl: string, onUpstream: (() => void) | undefined) {
+/** Our interceptor: our freshness on the page (or a default when honouring the vendor), none on errors, upstream counting. */
+function freshnessDefaults(cacheControl: string, honorVendor: boolean, onUpstream: (() => void) | undefined) {
   return (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>
     (opts, handler) => {
       if (opts.method !== 'GET') return dispatch(opts, handler)
       onUpstream?.()
-      return dispatch(opts, new FreshnessHandler(handler, cacheControl))
+      return dispatch(opts, new FreshnessHandler(handler, cacheControl, honorVendor))
     }
 }
 
@@ -168,6 +185,7 @@ class FreshnessHandler extends ForwardingHandler {
   constructor(
     inner: Dispatcher.DispatchHandler,
     private readonly cacheControl: string,
+    private readonly honorVendor: boolean,
   ) {
     super(inner)
   }
@@ -192,8 +210,10 @@ class FreshnessHandler extends ForwardingHandler {
       for (const name of FRESHNESS_HEADERS) delete stripped[name]
       return stripped
     }
-    if ('cache-control' in headers || 'expires' in headers) return headers
-    return { ...headers, 'cache-control': this.cacheControl }
+    if (this.honorVendor && ('cache-control' in headers || 'expires' in headers)) return headers
+    const ours = { ...headers }
+    for (const name of VENDOR_CACHING_HEADERS) delete ours[name]
+    return { ...ours, 'cache-control': this.cacheControl }
   }
 }
 

@@ -16,8 +16,15 @@ export type VendorName = 'returning' | 'caramelo'
 
 /** Widget-page cache settings (the page is the same for every user). */
 export interface WidgetPageCacheOptions {
-  /** How long a page is fresh when the vendor sends no `Cache-Control`. @default 60000 */
+  /** How long a page is fresh (whatever the vendor's `Cache-Control` says, unless `honorVendorCacheControl`). @default 60000 */
   ttlMs?: number
+  /**
+   * Let the vendor's `Cache-Control`/`Expires` decide, our TTL applying only
+   * when it sends neither. Off by default: many servers send `no-store` on
+   * every HTML answer, and the widget page is the same for every user.
+   * @default false
+   */
+  honorVendorCacheControl?: boolean
   /** How long after that a stale page is served while one refresh runs. @default 300000 */
   staleWhileRevalidateMs?: number
   /** Pages kept at most (type × id × colour). @default 500 */
