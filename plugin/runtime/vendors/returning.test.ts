@@ -418,4 +418,15 @@ describe('withBaseAndNonce', () => {
       '<head><base href="https://v.test/"></head><scripts></scripts>',
     )
   })
+
+  it.each([
+    ['<head/><p>', '<head/><base href="https://v.test/"><p>'],
+    ['<head\n  data-x="1"\n><p>', '<head\n  data-x="1"\n><base href="https://v.test/"><p>'],
+    ['<header><head><p>', '<header><head><base href="https://v.test/"><p>'],
+    ['<head-x><p>', '<base href="https://v.test/"><head-x><p>'],
+    ['<head data-x="1"', '<base href="https://v.test/"><head data-x="1"'],
+    ['<head<head<head', '<base href="https://v.test/"><head<head<head'],
+  ])('finds the head tag of %j, or puts <base> first', (page, expected) => {
+    expect(withBaseAndNonce(page, 'https://v.test/', 'n')).toBe(expected)
+  })
 })

@@ -12,7 +12,15 @@ import type { ResolveContext } from '../user.ts'
 
 const VENDOR = 'returning'
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+// Every pattern here runs over the vendor's text, synchronously, where no
+// deadline can stop it: each must be linear in the page's size (issue 9).
+// Linear: the `\s*` runs are bounded by non-space literals, so a start
+// position backtracks only over the spaces after its own `token`.
 const PLACEHOLDER = /\btoken(\s*:\s*)""/g
+// Fixed length, no quantifier: one step per position.
+const SCRIPT_OPEN = /<script\b/gi
+// The opening `<head` of a head tag: fixed length, one step per position.
+const HEAD_OPEN = /<head(?=[\s/>])/i
 // Printable ASCII without spaces: what an HTTP header value can carry unambiguously.
 const HEADER_SAFE_EMAIL = /^[\x21-\x7e]+@[\x21-\x7e]+$/
 
@@ -156,10 +164,22 @@ export function injectToken(page: string, token: string): string {
  * inherits our CSP).
  */
 export function withBaseAndNonce(page: string, baseHref: string, nonce: string): string {
-  const scripts = page.replace(/<script\b/gi, `<script nonce="${escapeHtml(nonce)}"`)
+  const scripts = page.replace(SCRIPT_OPEN, `<script nonce="${escapeHtml(nonce)}"`)
   const base = `<base href="${escapeHtml(baseHref)}">`
-  const head = /<head\b[^>]*>/i.exec(scripts)
-  if (!head) return base + scripts
-  const at = head.index + head[0].length
+  const at = headTagEnd(scripts)
+  if (at === -1) return base + scripts
   return scripts.slice(0, at) + base + scripts.slice(at)
+}
+
+/**
+ * Where the first `<head …>` tag ends, or -1. One search for the tag's
+ * opening and one for the `>` after it: `/<head\b[^>]*>/` retried its
+ * `[^>]*` from every `<head` of a page without `>`, quadratic in its size.
+ * A first `<head` with no `>` after it means no later one has one either.
+ */
+function headTagEnd(html: string): number {
+  const open = HEAD_OPEN.exec(html)
+  if (!open) return -1
+  const close = html.indexOf('>', open.index + open[0].length)
+  return close === -1 ? -1 : close + 1
 }
