@@ -2,7 +2,7 @@
  * The whole chain in a real browser: log in, and both vendor widgets work
  * with tokens minted for this user by the server.
  */
-import { chatbot, expect, lazyWidget, test, widgetStatus } from './fixtures.ts'
+import { chatbot, expect, lazyWidget, lazyWidgetSrc, test, widgetStatus } from './fixtures.ts'
 
 test('an anonymous visitor is sent to the login page and no vendor is called', async ({ page, stack }) => {
   const before = stack.returning.received.length + stack.caramelo.received.length
@@ -81,15 +81,37 @@ test('a lazy widget loads from our session-authenticated route, with no token in
   const frame = lazyWidget(page)
   await expect(frame).toHaveAttribute(
     'src',
-    '/_embeds/widget?type=milestone&id=demo-milestones&fallback=partials%2Fwidget-unavailable',
+    /^\/_embeds\/widget\?type=milestone&id=demo-milestones&fallback=partials%2Fwidget-unavailable&sig=[\w-]{43}$/,
   )
   await frame.scrollIntoViewIfNeeded()
   await expect(page.frameLocator('iframe.eta-embeds-widget[loading="lazy"]').locator('#widget-status')).toHaveText(
     'Signed in as alice@example.com',
   )
-  const direct = await page.request.get('/_embeds/widget?type=milestone&id=demo-milestones')
+  const direct = await page.request.get(await lazyWidgetSrc(page))
+  expect(direct.status()).toBe(200)
   expect(direct.headers()['cache-control']).toBe('no-store')
   expect(direct.headers()['content-security-policy']).toContain("frame-ancestors 'self'")
+})
+
+test('the lazy route serves only frames the server signed: another id or a template name is refused', async ({
+  page,
+  login,
+  stack,
+}) => {
+  await login('alice@example.com')
+  const signed = await lazyWidgetSrc(page)
+  const before = stack.returning.received.length
+  for (const forged of [
+    '/_embeds/widget?type=store&id=nope-1',
+    signed.replace('id=demo-milestones', 'id=nope-1'),
+    '/_embeds/widget?fallback=login',
+    signed.replace('partials%2Fwidget-unavailable', 'login'),
+  ]) {
+    const response = await page.request.get(forged)
+    expect(response.status(), forged).toBe(403)
+    expect(await response.text(), forged).not.toContain('Password')
+  }
+  expect(stack.returning.received.length).toBe(before)
 })
 
 test('the lazy route answers nobody without a session and calls no vendor', async ({ playwright, stack }) => {

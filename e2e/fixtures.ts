@@ -50,6 +50,16 @@ export function lazyWidget(page: Page) {
   return page.locator('iframe.eta-embeds-widget[loading="lazy"]')
 }
 
+/**
+ * The lazy frame's `src` as the page rendered it: the only lazy-route URLs
+ * the server accepts are those it signed (a hand-written one is refused).
+ */
+export async function lazyWidgetSrc(page: Page): Promise<string> {
+  const src = await lazyWidget(page).getAttribute('src')
+  if (!src) throw new Error('the page has no lazy widget frame with a src')
+  return src
+}
+
 /** The lazy widget's own status line, inside the frame our route answered. */
 export function lazyWidgetStatus(page: Page) {
   return page.frameLocator('iframe.eta-embeds-widget[loading="lazy"]').locator('#widget-status')

@@ -4,7 +4,7 @@
  * `srcdoc` attribute; values the runtime refuses give the fallback.
  */
 import type { Page } from '@playwright/test'
-import { chatbot, expect, lazyWidget, lazyWidgetStatus, logIn, test, widgetStatus } from './fixtures.ts'
+import { chatbot, expect, lazyWidget, lazyWidgetSrc, lazyWidgetStatus, logIn, test, widgetStatus } from './fixtures.ts'
 import { ALICE, expectFallbacks, expectHome, inlineScripts } from './leak-helpers.ts'
 import type { Recorder } from './recorder.ts'
 
@@ -137,7 +137,7 @@ test('a Returning.AI token that is not JWT-shaped is refused: the widget fallbac
 // `sandbox` attribute does inside the page.
 test('the lazy route’s widget document runs in an opaque origin even when opened top-level', async ({ page }) => {
   await logIn(page, ALICE.email)
-  await page.goto('/_embeds/widget?type=store&id=e2e-store')
+  await page.goto(await lazyWidgetSrc(page))
   await expect(page.locator('#widget-status')).toHaveText(`Signed in as ${ALICE.email}`)
   expect(await page.evaluate(() => window.origin)).toBe('null')
 })

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { carameloTokens, getPage, login, startVendors, widgetTokens, type Vendors } from './client.ts'
+import { carameloTokens, getPage, login, startVendors, unescapeHtml, widgetTokens, type Vendors } from './client.ts'
 import { CANARIES, PASSWORD, serverEnv, startServer, type ServerProcess } from './server.ts'
 
 let vendors: Vendors
@@ -52,6 +52,16 @@ describe('two instances sharing SESSION_KEYS', () => {
     expect(await vendorCalls(a)).toEqual({ returning: 2, caramelo: 2 })
     expect(await vendorCalls(b)).toEqual({ returning: 1, caramelo: 1 })
     expect(vendors.caramelo.minted).toHaveLength(3)
+  })
+
+  it('serve a lazy frame that the other instance rendered (its URL is signed with keys from SESSION_KEYS)', async () => {
+    const cookie = await login(a.url, 'alice@example.com', PASSWORD)
+    const home = await getPage(a.url, cookie)
+    const src = /<iframe [^>]*loading="lazy" src="([^"]+)"/.exec(home.body)?.[1]
+    expect(src).toMatch(/&amp;sig=/)
+    const frame = await getPage(b.url, cookie, { path: unescapeHtml(src ?? '') })
+    expect(frame.status).toBe(200)
+    expect(frame.body).toMatch(/\btoken\s*:\s*"ey/)
   })
 
   it('(control) an instance with other keys does not accept that session', async () => {

@@ -3,7 +3,7 @@
  * A vendor whose secret is unset is served by its built-in local stub,
  * started here in-process, so a fresh checkout works with no setup.
  */
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
@@ -90,6 +90,16 @@ function widgetPageCache(env: Env): WidgetPageCacheOptions | false {
   if (raw === 'vendor') return { honorVendorCacheControl: true }
   if (raw === 'off') return false
   throw new TypeError(`EMBEDS_WIDGET_PAGE_CACHE must be 'vendor' or 'off' when set, got '${raw}'`)
+}
+
+/**
+ * The keys that sign lazy widget URLs, derived from the session keys: every
+ * instance that shares `SESSION_KEYS` accepts the frames the others
+ * rendered, with nothing more to configure, and a key that signs cookies is
+ * never used as is for anything else.
+ */
+export function lazySigningKeys(sessionKeys: readonly string[]): string[] {
+  return sessionKeys.map((key) => createHmac('sha256', key).update('eta-embeds lazy widget urls').digest('base64url'))
 }
 
 /** Resolves the configuration, starting a local stub for every vendor without a secret. */

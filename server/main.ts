@@ -13,7 +13,7 @@ import { builtTemplates, viteTemplates, type TemplateMap } from '../plugin/runti
 import { demoAccounts } from './accounts.ts'
 import { createApp } from './app.ts'
 import { buildAssets, devAssets, type AssetTags } from './assets.ts'
-import { loadConfig, loadDotEnv } from './config.ts'
+import { lazySigningKeys, loadConfig, loadDotEnv } from './config.ts'
 
 /** The project root: the nearest folder above this file holding a package.json. */
 function projectRoot(): string {
@@ -119,6 +119,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
       caramelo: config.caramelo,
       timeoutMs: config.timeoutMs,
       widgetPageCache: config.widgetPageCache,
+      lazySigningKeys: lazySigningKeys(config.sessionKeys),
       logger,
     },
     templates: frontend.templates,

@@ -77,7 +77,8 @@ export function startVendorCall(
 /**
  * Runs one vendor flow behind the vendor's circuit breaker and counts it: an
  * open breaker refuses at once (the fallback costs nothing), and only the
- * vendor's own failures — not our aborts — move the breaker.
+ * vendor's own failures — not our aborts, not refused input, not a 4xx about
+ * one request — move the breaker towards open.
  */
 export async function guarded(
   options: ResolvedEmbedsOptions,
@@ -102,9 +103,22 @@ export async function guarded(
     const code = error instanceof EmbedsError ? error.code : 'ERR_INTERNAL'
     metrics.failure(vendor, code)
     // Refused input never reached the vendor: it says nothing about its health.
-    if (code !== 'ERR_VENDOR_INPUT') breaker?.failure()
+    if (code === 'ERR_VENDOR_INPUT') throw error
+    if (answeredAboutTheRequest(error)) breaker?.success()
+    else breaker?.failure()
     throw error
   }
+}
+
+/**
+ * A 4xx answer is the vendor, up and well, refusing one request (an unknown
+ * widget, a user it does not know): counting it as the vendor being down would
+ * let anyone who can choose a widget id switch it off for every user (issue 9).
+ * 408 and 429 are the exceptions: the vendor timing out or asking us to back off.
+ */
+function answeredAboutTheRequest(error: unknown): boolean {
+  const status = error instanceof VendorError && error.code === 'ERR_VENDOR_STATUS' ? error.status : undefined
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429
 }
 
 /**

@@ -9,6 +9,7 @@ import { WIDGET_TYPES, type WidgetType } from '../directives.ts'
 import {
   createState,
   type BreakerOptions,
+  type LazyRateLimitOptions,
   type RuntimeState,
   type TokenReuseOptions,
   type WidgetPageCacheOptions,
@@ -68,6 +69,22 @@ export interface EmbedsOptions {
    * @default '/_embeds/widget'
    */
   lazyPath?: string
+  /**
+   * Keys that sign the URLs of lazy widget frames (an HMAC over type, id,
+   * colour and fallback), so the lazy route serves only frames the app's own
+   * templates rendered. The first key signs, all verify: rotate by putting a
+   * new key first. Several instances behind one load balancer need the same
+   * keys; at least 16 characters each.
+   * @default a random key for this process
+   */
+  lazySigningKeys?: string[]
+  /**
+   * How many lazy widget frames one user may load per window; past it the
+   * route answers 429 with `Retry-After` and calls no vendor. `false` turns
+   * it off.
+   * @default { requests: 60, perMs: 60000 }
+   */
+  lazyRateLimit?: LazyRateLimitOptions | false
   /**
    * Cache of the widget page, which is the same for every user (tokens are
    * put in per render). Kept for our TTL whatever the vendor's `Cache-Control`
@@ -179,6 +196,19 @@ function lazyPath(value: string | undefined): string {
   return path
 }
 
+function signingKeys(value: string[] | undefined): Buffer[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || !value.length) {
+    throw new TypeError('options.lazySigningKeys must be a non-empty array of strings')
+  }
+  return value.map((key, i) => {
+    if (typeof key !== 'string' || key.length < 16) {
+      throw new TypeError(`options.lazySigningKeys[${i}] must be at least 16 characters (use 32 random bytes)`)
+    }
+    return Buffer.from(key)
+  })
+}
+
 /** Fills defaults and validates; throws a `TypeError` naming the bad option. */
 export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 2000)
@@ -194,6 +224,8 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     reuseWidgetTokens: options.reuseWidgetTokens === true ? {} : (options.reuseWidgetTokens ?? false),
     breaker: options.breaker ?? {},
     now: options.now ?? Date.now,
+    lazySigningKeys: signingKeys(options.lazySigningKeys),
+    lazyRateLimit: options.lazyRateLimit ?? {},
   })
   return {
     returning: resolveReturning(options.returning),

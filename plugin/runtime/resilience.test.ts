@@ -166,4 +166,53 @@ describe('the circuit breaker', () => {
     await renderPage(resolved, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
     expect(resolved.state.breakers.returning?.state).toBe('closed')
   })
+
+  // Issue 9, hole 1: a 404 for one unknown widget says the vendor is up.
+  it.each([400, 401, 403, 404, 410, 422])(
+    'is not opened by %i answers about one widget, and the next page still calls the vendor',
+    async (status) => {
+      const templates = await compileTemplates({ home: '[<<widget id={it.id} fallback="down">>]', down: 'down' })
+      const resolved = runtime({ breaker: { failureThreshold: 2 } })
+      agent.get(WIDGETS).intercept({ path: '/store/nope?color=light', method: 'GET' }).reply(status, 'no such widget')
+      agent.get(WIDGETS).intercept({ path: '/store/nope?color=light', method: 'GET' }).reply(status, 'no such widget')
+      agent.get(WIDGETS).intercept({ path: '/store/nope?color=light', method: 'GET' }).reply(status, 'no such widget')
+      agent
+        .get(WIDGETS)
+        .intercept(SIGNIN)
+        .reply(200, { token: jwt(2_000_000_000, 'a') })
+        .times(4)
+      for (let i = 0; i < 3; i++) await expect(renderWith(resolved, templates, { id: 'nope' })).resolves.toBe('[down]')
+      expect(resolved.state.breakers.returning?.state).toBe('closed')
+      // Each failure is still counted by cause, and still logged.
+      expect(resolved.state.metrics.prometheus()).toContain(
+        'eta_embeds_vendor_failures_total{vendor="returning",cause="ERR_VENDOR_STATUS"} 3',
+      )
+      agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+      await expect(renderWith(resolved, templates, { id: 'w1' })).resolves.toContain('srcdoc=')
+    },
+  )
+
+  it.each([408, 429, 500, 502, 503])(
+    'is opened by %i answers: the vendor is failing or asks us to back off',
+    async (status) => {
+      const templates = await compileTemplates({ home: '[<<widget fallback="down">>]', down: 'down' })
+      const resolved = runtime({ breaker: { failureThreshold: 2 } })
+      agent.get(WIDGETS).intercept(PAGE).reply(status, 'busy').times(2)
+      agent
+        .get(WIDGETS)
+        .intercept(SIGNIN)
+        .reply(200, { token: jwt(2_000_000_000, 'a') })
+        .times(2)
+      for (let i = 0; i < 2; i++) await expect(render(resolved, templates)).resolves.toBe('[down]')
+      expect(resolved.state.breakers.returning?.state).toBe('open')
+    },
+  )
 })
+
+function renderWith(resolved: ReturnType<typeof runtime>, templates: TemplateMap, data: object): Promise<string> {
+  return renderPage(resolved, templates, 'home', data, {
+    user: TEST_USER,
+    nonce: TEST_NONCE,
+    acceptLanguage: undefined,
+  })
+}

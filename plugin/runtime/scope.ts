@@ -71,7 +71,7 @@ export class RenderScope {
     let html: Promise<string>
     if (!user) html = this.fallback(attrs, it)
     else if (info.name === 'widget' && attrs['loading'] === 'lazy') {
-      html = Promise.resolve(lazyWidgetFrame(this.options.lazyPath, attrs))
+      html = Promise.resolve(lazyWidgetFrame(this.options.lazyPath, this.options.state.lazyUrls, attrs))
     } else {
       const call = this.prefetched.get(keyOf(info.name, attrs))?.shift() ?? this.start(info.name, attrs, user)
       html = this.settleCall(call, info, attrs, it)

@@ -4,8 +4,10 @@
  * it is per process (per instance behind a load balancer).
  */
 import { createHmac, randomBytes } from 'node:crypto'
+import { RateLimiterMemory } from 'rate-limiter-flexible'
 import type { Dispatcher } from 'undici'
 import { CircuitBreaker } from './breaker.ts'
+import { LazyUrlSigner } from './lazy-url.ts'
 import { EmbedsMetrics } from './metrics.ts'
 import { widgetPageDispatcher } from './page-cache.ts'
 import { TokenCache } from './token-cache.ts'
@@ -47,6 +49,14 @@ export interface BreakerOptions {
   cooldownMs?: number
 }
 
+/** A per-user budget on the lazy-widget route. */
+export interface LazyRateLimitOptions {
+  /** Frames one user may load per window. @default 60 */
+  requests?: number
+  /** The window, in milliseconds. @default 60000 */
+  perMs?: number
+}
+
 export interface RuntimeState {
   metrics: EmbedsMetrics
   breakers: Record<VendorName, CircuitBreaker | undefined>
@@ -58,6 +68,10 @@ export interface RuntimeState {
   tokens: TokenCache | undefined
   /** The token cache's key for a user: an HMAC, so the cache never holds an email. */
   tokenKey(user: EmbedsUser): string
+  /** Signs the lazy frames' URLs, and checks them on the lazy route. */
+  lazyUrls: LazyUrlSigner
+  /** Per-user budget on the lazy route (keyed by `tokenKey`); unset when off. */
+  lazyLimiter: RateLimiterMemory | undefined
 }
 
 export interface StateInputs {
@@ -69,6 +83,9 @@ export interface StateInputs {
   reuseWidgetTokens: TokenReuseOptions | false
   breaker: BreakerOptions | false
   now: () => number
+  /** Validated keys; `undefined` makes a random one for this process. */
+  lazySigningKeys: Buffer[] | undefined
+  lazyRateLimit: LazyRateLimitOptions | false
 }
 
 export function createState(inputs: StateInputs): RuntimeState {
@@ -103,5 +120,20 @@ export function createState(inputs: StateInputs): RuntimeState {
     pageCached: inputs.widgetPageCache !== false,
     tokens: inputs.reuseWidgetTokens ? new TokenCache({ ...inputs.reuseWidgetTokens, now: inputs.now }) : undefined,
     tokenKey: (user) => createHmac('sha256', keySecret).update(`${user.id}\u0000${user.email}`).digest('base64url'),
+    lazyUrls: new LazyUrlSigner(inputs.lazySigningKeys ?? [randomBytes(32)]),
+    lazyLimiter: inputs.lazyRateLimit ? lazyLimiter(inputs.lazyRateLimit) : undefined,
   }
+}
+
+function lazyLimiter(options: LazyRateLimitOptions): RateLimiterMemory {
+  const requests = options.requests ?? 60
+  const perMs = options.perMs ?? 60_000
+  if (!Number.isInteger(requests) || requests <= 0) {
+    throw new TypeError(`options.lazyRateLimit.requests must be a positive integer, got ${String(options.requests)}`)
+  }
+  if (!Number.isInteger(perMs) || perMs < 1000) {
+    throw new TypeError(`options.lazyRateLimit.perMs must be an integer of at least 1000, got ${String(options.perMs)}`)
+  }
+  // In memory, per instance: a budget that only bounds one user's pace.
+  return new RateLimiterMemory({ points: requests, duration: perMs / 1000 })
 }

@@ -7,6 +7,7 @@ import type { WidgetAttributes } from '../../directives.ts'
 import { VendorError } from '../../errors.ts'
 import { escapeHtml, jsStringLiteral } from '../encode.ts'
 import { parseJson, vendorRequest } from '../http.ts'
+import type { LazyUrlSigner } from '../lazy-url.ts'
 import type { ResolvedEmbedsOptions } from '../options.ts'
 import type { ResolveContext } from '../user.ts'
 
@@ -76,15 +77,11 @@ export async function resolveWidget(
 /**
  * A `loading="lazy"` widget: an iframe the browser loads when it nears the
  * viewport, from our own session-authenticated route. Only the widget's type,
- * id and colour travel in the URL — never a token or anything about the user.
+ * id, colour and fallback travel in the URL, signed (see `lazy-url.ts`) —
+ * never a token or anything about the user.
  */
-export function lazyWidgetFrame(lazyPath: string, attrs: WidgetAttributes): string {
-  const query = new URLSearchParams()
-  for (const name of ['type', 'id', 'color', 'fallback'] as const) {
-    const value = attrs[name]
-    if (value !== undefined) query.set(name, value)
-  }
-  const src = `${lazyPath}${query.size ? `?${query.toString()}` : ''}`
+export function lazyWidgetFrame(lazyPath: string, signer: LazyUrlSigner, attrs: WidgetAttributes): string {
+  const src = `${lazyPath}?${signer.query(attrs)}`
   return `${frameOpening(attrs)} loading="lazy" src="${escapeHtml(src)}"></iframe>`
 }
 
