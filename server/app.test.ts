@@ -3,59 +3,20 @@
  * identity only in the signed cookie, key rotation, cross-site refusal and
  * bad-login throttling.
  */
-import type { Server } from 'node:http'
 import { pino } from 'pino'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { compileTemplates } from '../plugin/runtime/test-helpers.ts'
-import { demoAccounts } from './accounts.ts'
-import { createApp } from './app.ts'
 import { sessionKeys } from './config.ts'
+import { closeDemos, cookies, login, startDemo } from './test-helpers.ts'
 import { LoginThrottle } from './throttle.ts'
 
 const logger = pino({ level: 'silent' })
-const servers: Server[] = []
 
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
-})
+afterEach(closeDemos)
 
-async function start(keys: string[], throttle = new LoginThrottle()): Promise<string> {
-  const templates = await compileTemplates({
-    home: 'home of <%= it.user.name %>',
-    login: 'login <%= it.error ?? "" %>',
-  })
-  const { app } = createApp({
-    accounts: demoAccounts('demo-password'),
-    sessionKeys: keys,
-    embeds: { logger },
-    templates: () => Promise.resolve(templates),
-    assets: () => '',
-    logger,
-    throttle,
-  })
-  const server = app.listen(0, '127.0.0.1')
-  servers.push(server)
-  await new Promise((resolve) => server.once('listening', resolve))
-  const address = server.address()
-  if (!address || typeof address === 'string') throw new Error('no port')
-  return `http://127.0.0.1:${address.port}`
-}
-
-function login(base: string, email: string, password: string, headers: Record<string, string> = {}) {
-  return request(`${base}/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams({ email, password }).toString(),
-  })
-}
-
-function cookies(res: { headers: Record<string, string | string[] | undefined> }): string {
-  const set = res.headers['set-cookie']
-  return (Array.isArray(set) ? set : [set ?? ''])
-    .map((c) => c.split(';')[0])
-    .filter((c): c is string => Boolean(c))
-    .join('; ')
+/** The demo signing sessions with `keys`. */
+function start(keys: string[]): Promise<string> {
+  return startDemo({ sessionKeys: keys })
 }
 
 describe('sessions', () => {
@@ -132,7 +93,7 @@ describe('login protection', () => {
 
   it('slows repeated bad logins: after five failures even the right password waits', async () => {
     let now = 1_000_000
-    const base = await start(['key-one-0123456789abcdef'], new LoginThrottle({ now: () => now }))
+    const base = await startDemo({ throttle: new LoginThrottle({ now: () => now }) })
     for (let i = 0; i < 5; i++) {
       const bad = await login(base, 'alice@example.com', 'wrong')
       await bad.body.dump()
