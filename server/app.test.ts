@@ -1,14 +1,13 @@
 /**
  * The demo app's session and login rules, against a real listening app:
- * identity only in the signed cookie, key rotation, cross-site refusal and
- * bad-login throttling.
+ * identity only in the signed cookie, key rotation and cross-site refusal.
+ * Bad-login throttling is in login.test.ts.
  */
 import { pino } from 'pino'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { sessionKeys } from './config.ts'
 import { closeDemos, cookies, login, startDemo } from './test-helpers.ts'
-import { LoginThrottle } from './throttle.ts'
 
 const logger = pino({ level: 'silent' })
 
@@ -89,25 +88,6 @@ describe('login protection', () => {
     const out = await request(`${base}/logout`, { method: 'POST', headers })
     await out.body.dump()
     expect(out.statusCode).toBe(403)
-  })
-
-  it('slows repeated bad logins: after five failures even the right password waits', async () => {
-    let now = 1_000_000
-    const base = await startDemo({ throttle: new LoginThrottle({ now: () => now }) })
-    for (let i = 0; i < 5; i++) {
-      const bad = await login(base, 'alice@example.com', 'wrong')
-      await bad.body.dump()
-      expect(bad.statusCode).toBe(401)
-    }
-    const blocked = await login(base, 'alice@example.com', 'demo-password')
-    await expect(blocked.body.text()).resolves.toContain('Too many failed attempts')
-    expect(blocked.statusCode).toBe(429)
-    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0)
-
-    now += 15 * 60 * 1000
-    const later = await login(base, 'alice@example.com', 'demo-password')
-    await later.body.dump()
-    expect(later.statusCode).toBe(302)
   })
 })
 

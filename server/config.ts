@@ -22,8 +22,8 @@ export interface ServerConfig {
   host: string
   port: number
   sessionKeys: string[]
-  /** `TRUST_PROXY=1`: trust X-Forwarded-* from the reverse proxy in front. */
-  proxy: boolean
+  /** `TRUST_PROXY`: how many reverse proxies are in front (see `proxyHops`); 0 trusts no X-Forwarded-*. */
+  proxy: number
   demoPassword: string
   /**
    * `DEMO_LOAD_USERS`: extra demo accounts for the load suite only (see
@@ -48,6 +48,27 @@ function port(env: Env): number {
   const raw = env['PORT'] ?? '3000'
   const n = Number(raw)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TypeError(`PORT must be a port number, got '${raw}'`)
+  return n
+}
+
+/** The most proxies `TRUST_PROXY` may name: more is a typo, not a deployment. */
+const MAX_PROXY_HOPS = 10
+
+/**
+ * `TRUST_PROXY`: the number of reverse proxies in front of the server, each
+ * appending to `X-Forwarded-For`. The client's address is then the one the
+ * outermost of them saw. A word such as `true` is refused rather than
+ * guessed at: trusting one hop too many lets a client pick its own address.
+ */
+export function proxyHops(env: Env): number {
+  const raw = env['TRUST_PROXY']?.trim() ?? ''
+  if (raw === '') return 0
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw) || n > MAX_PROXY_HOPS) {
+    throw new TypeError(
+      `TRUST_PROXY must be the number of reverse proxies in front of the server (0 to ${MAX_PROXY_HOPS}; 1 for one), got '${raw}'`,
+    )
+  }
   return n
 }
 
@@ -79,8 +100,9 @@ export function sessionKeys(env: Env, log: Logger, dev: boolean): string[] {
 
 /** Resolves the configuration, starting a local stub for every vendor without a secret. */
 export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<ServerConfig> {
-  // First: a production server without session keys must not start anything.
+  // First: a production server without session keys, or with a bad TRUST_PROXY, must not start anything.
   const keys = sessionKeys(env, log, dev)
+  const proxy = proxyHops(env)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
   const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
   if (loadUsers > 0) {
@@ -118,7 +140,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     host: env['HOST'] || '127.0.0.1',
     port: port(env),
     sessionKeys: keys,
-    proxy: env['TRUST_PROXY'] === '1' || env['TRUST_PROXY'] === 'true',
+    proxy,
     demoPassword: env['DEMO_PASSWORD'] || 'demo-password',
     loadUsers,
     returning,
