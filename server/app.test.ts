@@ -91,6 +91,34 @@ describe('login protection', () => {
   })
 })
 
+describe('/metrics', () => {
+  const token = 'demo-metrics-token-0123456789'
+
+  it('is not served at all without a metrics token', async () => {
+    const res = await request(`${await startDemo()}/metrics`)
+    await res.body.dump()
+    expect(res.statusCode).toBe(404)
+  })
+
+  it('with a metrics token, answers its bearer only', async () => {
+    const base = await startDemo({ metricsToken: token })
+    const anonymous = await request(`${base}/metrics`)
+    await expect(anonymous.body.text()).resolves.not.toContain('eta_embeds')
+    expect(anonymous.statusCode).toBe(401)
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="metrics"')
+
+    // A logged-in user is not the operator either.
+    const session = cookies(await login(base, 'alice@example.com', 'demo-password'))
+    const user = await request(`${base}/metrics`, { headers: { cookie: session } })
+    await user.body.dump()
+    expect(user.statusCode).toBe(401)
+
+    const operator = await request(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    await expect(operator.body.text()).resolves.toContain('eta_embeds_vendor_calls_total')
+    expect(operator.statusCode).toBe(200)
+  })
+})
+
 describe('session keys', () => {
   it('are required in production', () => {
     expect(() => sessionKeys({}, logger, false)).toThrow(/SESSION_KEYS is required in production/)

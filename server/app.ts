@@ -38,6 +38,11 @@ export interface AppOptions {
   proxy?: number
   /** Bad-login throttling. @default new LoginThrottle() */
   throttle?: LoginThrottle
+  /**
+   * `METRICS_TOKEN`: serve the runtime's counters at `/metrics` to requests
+   * with `Authorization: Bearer <token>`. Unset: no `/metrics` at all.
+   */
+  metricsToken?: string
 }
 
 declare module 'koa' {
@@ -84,7 +89,7 @@ export function createApp(options: AppOptions): DemoApp {
     ...options.embeds,
     templates: options.templates,
     user: (ctx) => ctx.state.user,
-    metricsPath: '/metrics',
+    ...(options.metricsToken ? { metricsPath: '/metrics', metricsToken: options.metricsToken } : {}),
     locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
   })
   app.use(embeds)

@@ -34,6 +34,8 @@ export interface ServerConfig {
   returning: ReturningOptions
   caramelo: CarameloOptions
   timeoutMs: number | undefined
+  /** `METRICS_TOKEN` (demo only): the bearer token `/metrics` asks for; unset, there is no `/metrics`. */
+  metricsToken: string | undefined
   /** Closes whatever stubs were started. */
   close(): Promise<void>
 }
@@ -98,11 +100,27 @@ export function sessionKeys(env: Env, log: Logger, dev: boolean): string[] {
   return [randomBytes(32).toString('base64url')]
 }
 
+/**
+ * `METRICS_TOKEN`, a demo-only name: the runtime checks the value. Unset, the
+ * demo serves no counters rather than make up a token nobody knows. Only
+ * whether it is set is logged, never the value.
+ */
+export function metricsToken(env: Env, log: Logger): string | undefined {
+  const token = env['METRICS_TOKEN']?.trim() || undefined
+  log.info(
+    token
+      ? 'METRICS_TOKEN is set: /metrics answers requests that send it as a bearer token'
+      : 'METRICS_TOKEN is unset: /metrics is off',
+  )
+  return token
+}
+
 /** Resolves the configuration, starting a local stub for every vendor without a secret. */
 export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<ServerConfig> {
   // First: a production server without session keys, or with a bad TRUST_PROXY, must not start anything.
   const keys = sessionKeys(env, log, dev)
   const proxy = proxyHops(env)
+  const metrics = metricsToken(env, log)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
   const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
   if (loadUsers > 0) {
@@ -146,6 +164,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     returning,
     caramelo,
     timeoutMs: timeout ? Number(timeout) : undefined,
+    metricsToken: metrics,
     close: async () => {
       await Promise.all(closers.map((c) => c()))
     },
