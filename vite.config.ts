@@ -2,7 +2,8 @@ import { defineConfig } from 'vite'
 import { etaEmbeds } from './plugin/index.ts'
 
 export default defineConfig({
-  plugins: [etaEmbeds()],
+  // METRICS_TOKEN is the demo's own secret (see server/config.ts): the build must not contain it either.
+  plugins: [etaEmbeds({ secretEnvNames: ['METRICS_TOKEN'] })],
   environments: {
     client: {
       build: {

@@ -3,6 +3,7 @@
  * with tokens minted for this user by the server.
  */
 import { chatbot, expect, lazyWidget, lazyWidgetSrc, test, widgetStatus } from './fixtures.ts'
+import { CANARIES } from './stack.ts'
 
 test('an anonymous visitor is sent to the login page and no vendor is called', async ({ page, stack }) => {
   const before = stack.returning.received.length + stack.caramelo.received.length
@@ -123,10 +124,29 @@ test('the lazy route answers nobody without a session and calls no vendor', asyn
   await anonymous.dispose()
 })
 
-test('the runtime counts vendor calls and cache use at /metrics', async ({ page, login }) => {
+test('the runtime counts vendor calls and cache use at /metrics, for the bearer of METRICS_TOKEN only', async ({
+  page,
+  login,
+  playwright,
+  stack,
+}) => {
   await login('alice@example.com')
   await expect(widgetStatus(page)).toHaveText('Signed in as alice@example.com')
-  const metrics = await (await page.request.get('/metrics')).text()
+  // A logged-in user is not the operator: the browser's own session gets no counters.
+  const asUser = await page.request.get('/metrics')
+  expect(asUser.status()).toBe(401)
+  expect(asUser.headers()['www-authenticate']).toBe('Bearer realm="metrics"')
+  expect(await asUser.text()).not.toContain('eta_embeds')
+
+  // The scraper: its own client, outside the browser, with the token.
+  const scraper = await playwright.request.newContext({
+    baseURL: stack.url,
+    extraHTTPHeaders: { authorization: `Bearer ${CANARIES.metricsToken}` },
+  })
+  const response = await scraper.get('/metrics')
+  expect(response.status()).toBe(200)
+  const metrics = await response.text()
+  await scraper.dispose()
   expect(metrics).toMatch(/^eta_embeds_vendor_calls_total\{vendor="returning"\} [1-9]\d*$/m)
   expect(metrics).toMatch(/^eta_embeds_vendor_calls_total\{vendor="caramelo"\} [1-9]\d*$/m)
   expect(metrics).toMatch(/^eta_embeds_cache_misses_total\{kind="widget_page"\} [1-9]\d*$/m)

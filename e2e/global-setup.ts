@@ -16,6 +16,7 @@ export default function globalSetup(): void {
     WIDGET_API_KEY: CANARIES.apiKey,
     CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
     SESSION_KEYS: CANARIES.sessionKey,
+    METRICS_TOKEN: CANARIES.metricsToken,
   }
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit', env })
 }

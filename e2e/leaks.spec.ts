@@ -67,7 +67,7 @@ test('anonymous: neither the home page nor the lazy route calls a vendor', async
   expect(recorder.of('request url').filter((e) => vendorOrigins.some((o) => e.text.startsWith(o)))).toEqual([])
 })
 
-test('invariant 1: the API key, the secret token and the session key reach no browser byte, log line or dist file', async ({
+test('invariant 1: the API key, the secret token, the session key and the metrics token reach no browser byte, log line or dist file', async ({
   browser,
   stack,
   mode,

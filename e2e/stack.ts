@@ -23,6 +23,7 @@ export const CANARIES = {
   apiKey: 'canary-api-key-5b0d9e7c41a8',
   secretToken: 'canary-secret-token-c3f19a62e0b7',
   sessionKey: 'canary-session-key-8e2d47b1f6c5',
+  metricsToken: 'canary-metrics-token-71d3b0e95f2a',
 } as const
 
 export interface Stack {
@@ -77,6 +78,7 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
     CARAMELO_SDK_URL: caramelo.sdkUrl,
     CARAMELO_PROJECT_ID: 'e2e-project',
     CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
+    METRICS_TOKEN: CANARIES.metricsToken,
     ...options.env,
   }
   const [bin, args] = command(mode)

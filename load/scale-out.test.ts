@@ -24,7 +24,7 @@ afterAll(async () => {
 
 /** `eta_embeds_vendor_calls_total` by vendor, from an instance's /metrics. */
 async function vendorCalls(server: ServerProcess): Promise<Record<string, number>> {
-  const res = await request(`${server.url}/metrics`)
+  const res = await request(`${server.url}/metrics`, { headers: { authorization: `Bearer ${CANARIES.metricsToken}` } })
   const text = await res.body.text()
   expect(res.statusCode).toBe(200)
   const calls: Record<string, number> = {}

@@ -20,6 +20,7 @@ export const CANARIES = {
   apiKey: 'load-canary-api-key-3c9e51a7d0f2',
   secretToken: 'load-canary-secret-token-a84b0e6d1c57',
   sessionKey: 'load-canary-session-key-6f02d9b3e8a1',
+  metricsToken: 'load-canary-metrics-token-2b7e94c0d5a3',
 } as const
 
 export const COMMUNITY_ID = 'load-community'
@@ -52,6 +53,7 @@ export function serverEnv(vendors: VendorUrls, extra: Record<string, string> = {
     CARAMELO_SDK_URL: vendors.carameloSdk,
     CARAMELO_PROJECT_ID: PROJECT_ID,
     CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
+    METRICS_TOKEN: CANARIES.metricsToken,
     ...extra,
   }
 }

@@ -1,61 +1,21 @@
 /**
  * The demo app's session and login rules, against a real listening app:
- * identity only in the signed cookie, key rotation, cross-site refusal and
- * bad-login throttling.
+ * identity only in the signed cookie, key rotation and cross-site refusal.
+ * Bad-login throttling is in login.test.ts.
  */
-import type { Server } from 'node:http'
 import { pino } from 'pino'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { compileTemplates } from '../plugin/runtime/test-helpers.ts'
-import { demoAccounts } from './accounts.ts'
-import { createApp } from './app.ts'
 import { sessionKeys } from './config.ts'
-import { LoginThrottle } from './throttle.ts'
+import { closeDemos, cookies, login, startDemo } from './test-helpers.ts'
 
 const logger = pino({ level: 'silent' })
-const servers: Server[] = []
 
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
-})
+afterEach(closeDemos)
 
-async function start(keys: string[], throttle = new LoginThrottle()): Promise<string> {
-  const templates = await compileTemplates({
-    home: 'home of <%= it.user.name %>',
-    login: 'login <%= it.error ?? "" %>',
-  })
-  const { app } = createApp({
-    accounts: demoAccounts('demo-password'),
-    sessionKeys: keys,
-    embeds: { logger },
-    templates: () => Promise.resolve(templates),
-    assets: () => '',
-    logger,
-    throttle,
-  })
-  const server = app.listen(0, '127.0.0.1')
-  servers.push(server)
-  await new Promise((resolve) => server.once('listening', resolve))
-  const address = server.address()
-  if (!address || typeof address === 'string') throw new Error('no port')
-  return `http://127.0.0.1:${address.port}`
-}
-
-function login(base: string, email: string, password: string, headers: Record<string, string> = {}) {
-  return request(`${base}/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams({ email, password }).toString(),
-  })
-}
-
-function cookies(res: { headers: Record<string, string | string[] | undefined> }): string {
-  const set = res.headers['set-cookie']
-  return (Array.isArray(set) ? set : [set ?? ''])
-    .map((c) => c.split(';')[0])
-    .filter((c): c is string => Boolean(c))
-    .join('; ')
+/** The demo signing sessions with `keys`. */
+function start(keys: string[]): Promise<string> {
+  return startDemo({ sessionKeys: keys })
 }
 
 describe('sessions', () => {
@@ -129,24 +89,33 @@ describe('login protection', () => {
     await out.body.dump()
     expect(out.statusCode).toBe(403)
   })
+})
 
-  it('slows repeated bad logins: after five failures even the right password waits', async () => {
-    let now = 1_000_000
-    const base = await start(['key-one-0123456789abcdef'], new LoginThrottle({ now: () => now }))
-    for (let i = 0; i < 5; i++) {
-      const bad = await login(base, 'alice@example.com', 'wrong')
-      await bad.body.dump()
-      expect(bad.statusCode).toBe(401)
-    }
-    const blocked = await login(base, 'alice@example.com', 'demo-password')
-    await expect(blocked.body.text()).resolves.toContain('Too many failed attempts')
-    expect(blocked.statusCode).toBe(429)
-    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0)
+describe('/metrics', () => {
+  const token = 'demo-metrics-token-0123456789'
 
-    now += 15 * 60 * 1000
-    const later = await login(base, 'alice@example.com', 'demo-password')
-    await later.body.dump()
-    expect(later.statusCode).toBe(302)
+  it('is not served at all without a metrics token', async () => {
+    const res = await request(`${await startDemo()}/metrics`)
+    await res.body.dump()
+    expect(res.statusCode).toBe(404)
+  })
+
+  it('with a metrics token, answers its bearer only', async () => {
+    const base = await startDemo({ metricsToken: token })
+    const anonymous = await request(`${base}/metrics`)
+    await expect(anonymous.body.text()).resolves.not.toContain('eta_embeds')
+    expect(anonymous.statusCode).toBe(401)
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="metrics"')
+
+    // A logged-in user is not the operator either.
+    const session = cookies(await login(base, 'alice@example.com', 'demo-password'))
+    const user = await request(`${base}/metrics`, { headers: { cookie: session } })
+    await user.body.dump()
+    expect(user.statusCode).toBe(401)
+
+    const operator = await request(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    await expect(operator.body.text()).resolves.toContain('eta_embeds_vendor_calls_total')
+    expect(operator.statusCode).toBe(200)
   })
 })
 

@@ -27,13 +27,22 @@ export interface AppOptions {
   /** Where a failed render is reported. @default one error line on `logger` */
   reportError?: (message: string) => void
   /**
-   * Trust `X-Forwarded-*` from a reverse proxy (TLS terminated in front):
-   * the session cookie is then `Secure` when the original request was HTTPS.
-   * @default false
+   * How many reverse proxies are in front (TLS terminated there), each
+   * appending the address it got the request from to `X-Forwarded-For`.
+   * Above 0, `X-Forwarded-*` is trusted: the session cookie is `Secure` when
+   * the original request was HTTPS, and the client's address — which the
+   * login throttle counts by — is the one the outermost proxy saw, never a
+   * value the client wrote itself. 0: no proxy, the socket's address.
+   * @default 0
    */
-  proxy?: boolean
+  proxy?: number
   /** Bad-login throttling. @default new LoginThrottle() */
   throttle?: LoginThrottle
+  /**
+   * `METRICS_TOKEN`: serve the runtime's counters at `/metrics` to requests
+   * with `Authorization: Bearer <token>`. Unset: no `/metrics` at all.
+   */
+  metricsToken?: string
 }
 
 declare module 'koa' {
@@ -49,7 +58,10 @@ export interface DemoApp {
 }
 
 export function createApp(options: AppOptions): DemoApp {
-  const app = new Koa({ proxy: options.proxy ?? false })
+  const hops = options.proxy ?? 0
+  // Koa reads ctx.ip from the right of X-Forwarded-For, `maxIpsCount` entries in:
+  // the entries our own proxies appended. Anything to their left is the client's to invent.
+  const app = new Koa({ proxy: hops > 0, maxIpsCount: hops })
   // The first key signs, every key verifies: rotate by putting a new key first.
   app.keys = options.sessionKeys
   app.use(requestLog(options.logger))
@@ -77,11 +89,11 @@ export function createApp(options: AppOptions): DemoApp {
     ...options.embeds,
     templates: options.templates,
     user: (ctx) => ctx.state.user,
-    metricsPath: '/metrics',
+    ...(options.metricsToken ? { metricsPath: '/metrics', metricsToken: options.metricsToken } : {}),
     locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
   })
   app.use(embeds)
-  const router = routes(options.accounts, options.throttle ?? new LoginThrottle())
+  const router = routes(options.accounts, options.throttle ?? new LoginThrottle(), options.logger)
   app.use(router.routes())
   app.use(router.allowedMethods())
   if (options.fallthrough) app.use(options.fallthrough)

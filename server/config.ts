@@ -23,8 +23,8 @@ export interface ServerConfig {
   host: string
   port: number
   sessionKeys: string[]
-  /** `TRUST_PROXY=1`: trust X-Forwarded-* from the reverse proxy in front. */
-  proxy: boolean
+  /** `TRUST_PROXY`: how many reverse proxies are in front (see `proxyHops`); 0 trusts no X-Forwarded-*. */
+  proxy: number
   demoPassword: string
   /**
    * `DEMO_LOAD_USERS`: extra demo accounts for the load suite only (see
@@ -41,6 +41,8 @@ export interface ServerConfig {
    * hostile-vendor tests swap pages that say `no-store`), `off` never caches.
    */
   widgetPageCache: WidgetPageCacheOptions | false
+  /** `METRICS_TOKEN` (demo only): the bearer token `/metrics` asks for; unset, there is no `/metrics`. */
+  metricsToken: string | undefined
   /** Closes whatever stubs were started. */
   close(): Promise<void>
 }
@@ -55,6 +57,27 @@ function port(env: Env): number {
   const raw = env['PORT'] ?? '3000'
   const n = Number(raw)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TypeError(`PORT must be a port number, got '${raw}'`)
+  return n
+}
+
+/** The most proxies `TRUST_PROXY` may name: more is a typo, not a deployment. */
+const MAX_PROXY_HOPS = 10
+
+/**
+ * `TRUST_PROXY`: the number of reverse proxies in front of the server, each
+ * appending to `X-Forwarded-For`. The client's address is then the one the
+ * outermost of them saw. A word such as `true` is refused rather than
+ * guessed at: trusting one hop too many lets a client pick its own address.
+ */
+export function proxyHops(env: Env): number {
+  const raw = env['TRUST_PROXY']?.trim() ?? ''
+  if (raw === '') return 0
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw) || n > MAX_PROXY_HOPS) {
+    throw new TypeError(
+      `TRUST_PROXY must be the number of reverse proxies in front of the server (0 to ${MAX_PROXY_HOPS}; 1 for one), got '${raw}'`,
+    )
+  }
   return n
 }
 
@@ -102,11 +125,28 @@ export function lazySigningKeys(sessionKeys: readonly string[]): string[] {
   return sessionKeys.map((key) => createHmac('sha256', key).update('eta-embeds lazy widget urls').digest('base64url'))
 }
 
+/**
+ * `METRICS_TOKEN`, a demo-only name: the runtime checks the value. Unset, the
+ * demo serves no counters rather than make up a token nobody knows. Only
+ * whether it is set is logged, never the value.
+ */
+export function metricsToken(env: Env, log: Logger): string | undefined {
+  const token = env['METRICS_TOKEN']?.trim() || undefined
+  log.info(
+    token
+      ? 'METRICS_TOKEN is set: /metrics answers requests that send it as a bearer token'
+      : 'METRICS_TOKEN is unset: /metrics is off',
+  )
+  return token
+}
+
 /** Resolves the configuration, starting a local stub for every vendor without a secret. */
 export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<ServerConfig> {
-  // First: a production server without session keys must not start anything.
+  // First: a production server without session keys, or with a bad TRUST_PROXY, must not start anything.
   const keys = sessionKeys(env, log, dev)
   const pageCache = widgetPageCache(env)
+  const proxy = proxyHops(env)
+  const metrics = metricsToken(env, log)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
   const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
   if (loadUsers > 0) {
@@ -144,13 +184,14 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     host: env['HOST'] || '127.0.0.1',
     port: port(env),
     sessionKeys: keys,
-    proxy: env['TRUST_PROXY'] === '1' || env['TRUST_PROXY'] === 'true',
+    proxy,
     demoPassword: env['DEMO_PASSWORD'] || 'demo-password',
     loadUsers,
     returning,
     caramelo,
     timeoutMs: timeout ? Number(timeout) : undefined,
     widgetPageCache: pageCache,
+    metricsToken: metrics,
     close: async () => {
       await Promise.all(closers.map((c) => c()))
     },

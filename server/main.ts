@@ -114,6 +114,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
     accounts: demoAccounts(config.demoPassword, { loadUsers: config.loadUsers }),
     sessionKeys: config.sessionKeys,
     proxy: config.proxy,
+    metricsToken: config.metricsToken,
     embeds: {
       returning: config.returning,
       caramelo: config.caramelo,

@@ -4,11 +4,12 @@
  */
 import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
+import type { Logger } from 'pino'
 import type { Accounts } from './accounts.ts'
-import type { LoginThrottle } from './throttle.ts'
+import type { LoginThrottle, Refusal } from './throttle.ts'
 
-export function routes(accounts: Accounts, throttle: LoginThrottle): Router {
+export function routes(accounts: Accounts, throttle: LoginThrottle, logger: Logger): Router {
   const router = new Router()
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store')
@@ -26,22 +27,26 @@ export function routes(accounts: Accounts, throttle: LoginThrottle): Router {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>
     const email = typeof body['email'] === 'string' ? body['email'].slice(0, 320) : ''
     const password = typeof body['password'] === 'string' ? body['password'] : ''
+    // ctx.ip is the proxy's view of the client when TRUST_PROXY is set (see app.ts), never the client's own claim.
     const keys = [`ip:${ctx.ip}`, `email:${email.trim().toLowerCase()}`]
-    const wait = throttle.retryAfter(keys)
-    if (wait > 0) {
-      ctx.status = 429
-      ctx.set('Retry-After', String(Math.ceil(wait / 1000)))
-      await ctx.render('login', { error: 'Too many failed attempts. Try again later.', email })
-      return
-    }
+    const refusal = await throttle.check(keys)
+    if (refusal) return refuse(ctx, refusal, email)
     const account = accounts.verify(email, password)
     if (!account) {
-      throttle.fail(keys)
+      const spentForMs = await throttle.fail(keys)
+      if (spentForMs > 0) {
+        // Once per budget window, and nothing about who failed: the line is for the operator.
+        const { failureBudget, budgetWindowMs } = throttle.options
+        logger.warn(
+          { failures: failureBudget, windowS: budgetWindowMs / 1000, retryAfterS: Math.ceil(spentForMs / 1000) },
+          'login failure budget spent: every login is refused until its window ends',
+        )
+      }
       ctx.status = 401
       await ctx.render('login', { error: 'Wrong email or password.', email })
       return
     }
-    throttle.succeed(keys)
+    await throttle.succeed(keys)
     // A new session holding the identity only: nothing from before the login
     // carries over, and no token or secret is ever put in it.
     ctx.session = null
@@ -53,6 +58,13 @@ export function routes(accounts: Accounts, throttle: LoginThrottle): Router {
     ctx.redirect('/login')
   })
   return router
+}
+
+/** 429 with Retry-After: the same answer for a locked key and a spent budget (which one it is helps only an attacker). */
+async function refuse(ctx: Context, refusal: Refusal, email: string): Promise<void> {
+  ctx.status = 429
+  ctx.set('Retry-After', String(Math.ceil(refusal.retryAfterMs / 1000)))
+  await ctx.render('login', { error: 'Too many failed attempts. Try again later.', email })
 }
 
 /**

@@ -8,11 +8,12 @@ import type { Context, Middleware } from 'koa'
 import { newNonce, setTokenPageHeaders } from './headers.ts'
 import { serveLazyWidget } from './lazy.ts'
 import type { EmbedsMetrics } from './metrics.ts'
+import { resolveMetricsRoute, serveMetrics, type MetricsRouteOptions } from './metrics-route.ts'
 import { resolveOptions, type EmbedsOptions } from './options.ts'
 import { joinChunks, renderPage, renderPageChunks, type TemplateMap } from './render.ts'
 import type { EmbedsUser } from './user.ts'
 
-export interface KoaEmbedsOptions extends EmbedsOptions {
+export interface KoaEmbedsOptions extends EmbedsOptions, MetricsRouteOptions {
   /**
    * Returns the compiled templates. Called on every render, so a dev server
    * can hand out fresh modules after an edit.
@@ -33,12 +34,6 @@ export interface KoaEmbedsOptions extends EmbedsOptions {
    * @default true
    */
   stream?: boolean
-  /**
-   * Serve the runtime's counters (vendor calls, failures by cause, cache hits
-   * and misses, breaker states) in Prometheus text format at this path.
-   * Off unless set. @example '/metrics'
-   */
-  metricsPath?: string
 }
 
 declare module 'koa' {
@@ -53,7 +48,7 @@ const CLOSE_GRACE_MS = 5_000
 
 /** The middleware, plus what a server needs at shutdown and for monitoring. */
 export type EmbedsMiddleware = Middleware & {
-  /** The runtime's counters (also served at `metricsPath` when set). */
+  /** The runtime's counters (also served at `metricsPath`, to the bearer of `metricsToken`). */
   readonly metrics: EmbedsMetrics
   /**
    * Closes the vendor connection pools, once in-flight renders are done
@@ -65,15 +60,15 @@ export type EmbedsMiddleware = Middleware & {
 
 /** Koa middleware that adds `ctx.render()` and serves lazy widgets at `options.lazyPath`. */
 export function etaEmbeds(options: KoaEmbedsOptions): EmbedsMiddleware {
+  // The route first: a bad metrics option must fail before anything is created.
+  const metricsRoute = resolveMetricsRoute(options)
   const resolved = resolveOptions(options)
   const getUser = options.user ?? ((ctx: Context): EmbedsUser | undefined => ctx.state['user'])
   const vendorOrigins = resolved.returning ? [resolved.returning.origin] : []
   const stream = options.stream ?? true
   const middleware: Middleware = async (ctx, next) => {
-    if (options.metricsPath && ctx.path === options.metricsPath && ctx.method === 'GET') {
-      ctx.set('Cache-Control', 'no-store')
-      ctx.type = 'text/plain; version=0.0.4'
-      ctx.body = resolved.state.metrics.prometheus()
+    if (metricsRoute && ctx.path === metricsRoute.path && ctx.method === 'GET') {
+      serveMetrics(ctx, metricsRoute, resolved.state.metrics)
       return
     }
     if (ctx.path === resolved.lazyPath && ctx.method === 'GET') {

@@ -29,7 +29,8 @@ export interface EmbedsMetricsSnapshot {
  * @example
  * const metrics = new EmbedsMetrics()
  * const breaker = new CircuitBreaker({ onChange: (_from, to) => metrics.breakerState('returning', to) })
- * router.get('/metrics', (ctx) => {
+ * // For the operator only, never anonymous: `etaEmbeds({ metricsPath, metricsToken })` does this for you.
+ * router.get('/metrics', requireOperator, (ctx) => {
  *   ctx.type = 'text/plain; version=0.0.4'
  *   ctx.body = metrics.prometheus()
  * })

@@ -188,10 +188,10 @@ function resolveCaramelo(o: CarameloOptions | undefined): ResolvedEmbedsOptions[
   }
 }
 
-function lazyPath(value: string | undefined): string {
-  const path = value ?? '/_embeds/widget'
+/** Checks a route option (`lazyPath`, `metricsPath`): an absolute URL path, `example` shows one. */
+export function urlPath(name: string, path: string, example: string): string {
   if (!/^\/[A-Za-z0-9_\-/.]*$/.test(path) || path.includes('//') || path.includes('..')) {
-    throw new TypeError(`options.lazyPath must be an absolute URL path such as '/_embeds/widget', got '${path}'`)
+    throw new TypeError(`options.${name} must be an absolute URL path such as '${example}', got '${path}'`)
   }
   return path
 }
@@ -234,7 +234,7 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     maxResponseBytes,
     dispatcher,
     logger,
-    lazyPath: lazyPath(options.lazyPath),
+    lazyPath: urlPath('lazyPath', options.lazyPath ?? '/_embeds/widget', '/_embeds/widget'),
     state,
   }
 }
