@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm'
 import { decodeJwt, jwtVerify } from 'jose'
 import { request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -10,6 +11,13 @@ const COMMUNITY = 'demo-community'
 const JWT_SECRET = 'test-jwt-secret-0123456789abcdef'
 const ALICE = { 'data-email': 'alice@example.com', 'data-user-id': 'u-alice' }
 const PAGE_ORIGIN = 'http://app.test:3000'
+const ELEMENTS = [
+  'rai-store-widget',
+  'rai-channel-widget',
+  'rai-milestone-widget',
+  'rai-social-widget',
+  'rai-currency-widget',
+]
 
 let stub: ReturningSdkStub
 /** The stub's clock: tests move it instead of waiting for a token to expire. */
@@ -322,6 +330,204 @@ describe('validate API', () => {
   })
 })
 
+describe('SDK script', () => {
+  it('is served as JavaScript at sdkUrl, defines every element, and never evaluates or writes HTML', async () => {
+    const res = await request(stub.sdkUrl)
+    const source = await res.body.text()
+
+    expect(stub.sdkUrl).toBe(`${stub.apiUrl}/sdk/widget-sdk.js`)
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toBe('application/javascript; charset=utf-8')
+    for (const name of ELEMENTS) expect(source).toContain(`'${name}'`)
+    expect(source).toContain(JSON.stringify(stub.apiUrl))
+    expect(source).toContain('textContent')
+    for (const forbidden of ['eval', 'innerHTML', 'outerHTML', 'insertAdjacentHTML', 'Function(', 'document.write']) {
+      expect(source).not.toContain(forbidden)
+    }
+  })
+
+  it('shows the signed-in email in an open shadow root, sending the token only in the body', async () => {
+    const token = await mintFor()
+    const sdk = await loadSdk()
+    const widget = sdk.mount('rai-store-widget', {
+      'community-id': COMMUNITY,
+      'embed-token': token,
+      theme: 'dark',
+      height: '300',
+    })
+
+    await expect.poll(() => statusOf(widget).textContent).toBe('Signed in as alice@example.com')
+    expect(widget.shadowMode).toBe('open')
+    expect(widget.children).toEqual([])
+    expect(statusOf(widget).attributes.get('part')).toBe('widget-status')
+    expect(widget.shadowRoot?.children[0]?.style).toMatchObject({ height: '300px', background: '#16181d' })
+    expect(sdk.fetches).toEqual([
+      {
+        url: `${stub.apiUrl}/v2/api/widget-access-keys/validate`,
+        init: expect.objectContaining({ method: 'POST', credentials: 'omit', referrerPolicy: 'no-referrer' }),
+        body: expect.any(String),
+      },
+    ])
+    expect(JSON.parse(sdk.fetches[0]?.body ?? '')).toEqual({ embedToken: token, communityId: COMMUNITY })
+    expect(stub.validated).toEqual([expect.objectContaining({ token, valid: true })])
+    expect(stub.received.every((entry) => !entry.path.includes(token) && !entry.query['embedToken'])).toBe(true)
+  })
+
+  it('renders in the light DOM with bundle-url, and falls back to the user id without an email', async () => {
+    const token = await mintFor({ 'data-user-id': 'u-bob' })
+    const sdk = await loadSdk()
+    const widget = sdk.mount('rai-social-widget', {
+      'community-id': COMMUNITY,
+      'embed-token': token,
+      'bundle-url': 'https://cdn.test/bundle.js',
+    })
+
+    await expect.poll(() => statusOf(widget).textContent).toBe('Signed in as u-bob')
+    expect(widget.shadowRoot).toBeNull()
+    expect(sdk.fetches).toHaveLength(1)
+  })
+
+  it('validates at v2-api-url when the element names one', async () => {
+    const elsewhere = await start()
+    try {
+      const token = await mintFor(ALICE, elsewhere)
+      const sdk = await loadSdk()
+      const widget = sdk.mount('rai-channel-widget', {
+        'community-id': COMMUNITY,
+        'embed-token': token,
+        'channel-id': 'general',
+        'v2-api-url': `${elsewhere.apiUrl}/`,
+      })
+
+      await expect.poll(() => statusOf(widget).textContent).toBe('Signed in as alice@example.com')
+      expect(sdk.fetches[0]?.url).toBe(`${elsewhere.apiUrl}/v2/api/widget-access-keys/validate`)
+      expect(elsewhere.validated).toHaveLength(1)
+      expect(stub.validated).toEqual([])
+    } finally {
+      await elsewhere.close()
+    }
+  })
+
+  it('shows "Widget unavailable" for a rejected token, without calling for a missing one', async () => {
+    const sdk = await loadSdk()
+    const rejected = sdk.mount('rai-milestone-widget', { 'community-id': COMMUNITY, 'embed-token': 'a.b.c' })
+    await expect.poll(() => statusOf(rejected).textContent).toBe('Widget unavailable')
+
+    const token = await mintFor()
+    const unconfigured = [
+      sdk.mount('rai-currency-widget', { 'community-id': COMMUNITY }),
+      sdk.mount('rai-store-widget', { 'embed-token': token }),
+      sdk.mount('rai-channel-widget', { 'community-id': COMMUNITY, 'embed-token': token }),
+      sdk.mount('rai-store-widget', { 'community-id': COMMUNITY, 'embed-token': token, 'v2-api-url': 'javascript:1' }),
+    ]
+    expect(unconfigured.map((widget) => statusOf(widget).textContent)).toEqual(Array(4).fill('Widget unavailable'))
+    expect(sdk.fetches).toHaveLength(1)
+  })
+
+  it('shows "Widget unavailable" when validate cannot be reached', async () => {
+    const gone = await start()
+    await gone.close()
+    const sdk = await loadSdk()
+    const widget = sdk.mount('rai-store-widget', {
+      'community-id': COMMUNITY,
+      'embed-token': await mintFor(),
+      'v2-api-url': gone.apiUrl,
+    })
+    await expect.poll(() => statusOf(widget).textContent).toBe('Widget unavailable')
+  })
+
+  it('can be loaded twice on one page, and starts an element once', async () => {
+    const sdk = await loadSdk()
+    runInNewContext(sdk.source, sdk.context)
+    expect([...sdk.registry.keys()]).toEqual(ELEMENTS)
+
+    const widget = sdk.mount('rai-store-widget', { 'community-id': COMMUNITY, 'embed-token': await mintFor() })
+    widget.connectedCallback?.()
+    await expect.poll(() => statusOf(widget).textContent).toBe('Signed in as alice@example.com')
+    expect(sdk.fetches).toHaveLength(1)
+  })
+})
+
+/** Just enough of an element for the SDK: attributes, children, a style object and a shadow root. */
+class FakeElement {
+  attributes = new Map<string, string>()
+  children: FakeElement[] = []
+  style: Record<string, string> = {}
+  textContent = ''
+  className = ''
+  shadowRoot: FakeElement | null = null
+  shadowMode: string | undefined
+  /** Defined by the SDK's subclass; `declare` keeps a base field from shadowing it. */
+  declare connectedCallback?: () => void
+  getAttribute(name: string): string | null {
+    return this.attributes.get(name) ?? null
+  }
+  hasAttribute(name: string): boolean {
+    return this.attributes.has(name)
+  }
+  setAttribute(name: string, value: string): void {
+    this.attributes.set(name, String(value))
+  }
+  appendChild(child: FakeElement): FakeElement {
+    this.children.push(child)
+    return child
+  }
+  attachShadow(init: { mode: string }): FakeElement {
+    this.shadowMode = init.mode
+    this.shadowRoot = new FakeElement()
+    return this.shadowRoot
+  }
+}
+
+function statusOf(widget: FakeElement): FakeElement {
+  const find = (node: FakeElement): FakeElement | undefined =>
+    node.className === 'rai-widget-status' ? node : node.children.map(find).find(Boolean)
+  const status = find(widget.shadowRoot ?? widget)
+  if (status === undefined) throw new Error('the widget rendered no status element')
+  return status
+}
+
+/**
+ * Runs the served SDK against a minimal DOM and custom-element registry; `fetch` is real and
+ * reaches the stub, and every call is recorded.
+ */
+async function loadSdk() {
+  const source = await (await request(stub.sdkUrl)).body.text()
+  const registry = new Map<string, new () => FakeElement>()
+  const fetches: { url: string; init: RequestInit; body: string | undefined }[] = []
+  const context = {
+    HTMLElement: FakeElement,
+    customElements: {
+      get: (name: string) => registry.get(name),
+      define: (name: string, constructor: new () => FakeElement) => {
+        if (registry.has(name)) throw new Error(`${name} is already defined`)
+        registry.set(name, constructor)
+      },
+    },
+    document: { createElement: () => new FakeElement() },
+    fetch: (url: string, init: RequestInit) => {
+      fetches.push({ url, init, body: typeof init.body === 'string' ? init.body : undefined })
+      return fetch(url, init)
+    },
+    URL,
+  }
+  runInNewContext(source, context)
+  return {
+    source,
+    context,
+    registry,
+    fetches,
+    mount(name: string, attributes: Record<string, string>): FakeElement {
+      const Widget = registry.get(name)
+      if (Widget === undefined) throw new Error(`${name} is not defined`)
+      const widget = new Widget()
+      for (const [attribute, value] of Object.entries(attributes)) widget.setAttribute(attribute, value)
+      widget.connectedCallback?.()
+      return widget
+    },
+  }
+}
+
 describe('latency and lifecycle', () => {
   it('holds token answers back while latency is set, and close() still returns', async () => {
     stub.setLatency(60_000)
@@ -389,6 +595,7 @@ describe('latency and lifecycle', () => {
     for (const [method, path] of [
       ['GET', '/nope'],
       ['GET', '/v2/api/widget-access-keys/token'],
+      ['POST', '/sdk/widget-sdk.js'],
     ] as const) {
       const res = await request(`${stub.apiUrl}${path}`, { method })
       await res.body.dump()

@@ -1,7 +1,7 @@
 /**
  * Local stand-in for Returning.AI's Widget SDK with Access Key Embed: the token API that trades an
  * access key pair and `data-*` user identifiers for a 15-minute embed token, the validate API the SDK
- * calls from the browser.
+ * calls from the browser, and the SDK script that defines the `<rai-…-widget>` elements.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
@@ -12,12 +12,14 @@ import {
   mediaType,
   notFound,
   secretMatches,
+  send,
   sendAnswer,
   sendJson,
   startServer,
   waitLatency,
 } from './http.ts'
 import type { ReceivedRequest, StubAnswer } from './http.ts'
+import { VALIDATE_PATH, sdkScript } from './returning-sdk-script.ts'
 
 /** Options of {@link startReturningSdkStub}. */
 export interface ReturningSdkStubOptions {
@@ -80,6 +82,8 @@ export interface ReturningSdkValidation {
 export interface ReturningSdkStub {
   /** API base URL without a trailing slash — what `RAI_V2_API_URL` is set to. */
   apiUrl: string
+  /** `${apiUrl}/sdk/widget-sdk.js` — what `RAI_SDK_URL` is set to. */
+  sdkUrl: string
   /** Every HTTP request, in arrival order. */
   received: ReceivedRequest[]
   /** Every embed token answered, overrides included, in order. */
@@ -134,7 +138,7 @@ const IDENTIFIER_NAME = /^data-[a-z0-9-]{1,59}$/
 const MAX_IDENTIFIER_VALUE = 256
 const ISSUER = 'returning-sdk-stub'
 const TOKEN_PATH = '/v2/api/widget-access-keys/token'
-const VALIDATE_PATH = '/v2/api/widget-access-keys/validate'
+const SDK_PATH = '/sdk/widget-sdk.js'
 
 /** Starts a Returning.AI Widget SDK stub on loopback; close it with `close()`. */
 export async function startReturningSdkStub(options: ReturningSdkStubOptions): Promise<ReturningSdkStub> {
@@ -149,9 +153,15 @@ export async function startReturningSdkStub(options: ReturningSdkStubOptions): P
     tokenAnswer: undefined,
   }
   const received: ReceivedRequest[] = []
-  const running = await startServer(resolved.host, resolved.port, received, (entry, res) => route(state, entry, res))
+  let script = ''
+  const running = await startServer(resolved.host, resolved.port, received, (entry, res) =>
+    route(state, script, entry, res),
+  )
+  // The SDK validates at the stub's own origin by default, and that is only known once listening.
+  script = sdkScript(running.url)
   return {
     apiUrl: running.url,
+    sdkUrl: `${running.url}${SDK_PATH}`,
     received,
     minted: state.minted,
     validated: state.validated,
@@ -213,7 +223,14 @@ function checkIdentifierNames(names: unknown): ReadonlySet<string> {
   return new Set(names as string[])
 }
 
-async function route(state: ReturningSdkState, entry: ReceivedRequest, res: ServerResponse): Promise<void> {
+async function route(
+  state: ReturningSdkState,
+  script: string,
+  entry: ReceivedRequest,
+  res: ServerResponse,
+): Promise<void> {
+  if (entry.method === 'GET' && entry.path === SDK_PATH)
+    return send(res, 200, 'application/javascript; charset=utf-8', script)
   if (entry.method === 'POST' && entry.path === TOKEN_PATH) return token(state, entry, res)
   if (entry.path === VALIDATE_PATH) return validate(state, entry, res)
   return notFound(res)
