@@ -16,7 +16,7 @@ import {
 } from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
 import { CompileError, EmbedsError } from './errors.ts'
-import { scanBundle } from './guards/build-scan.ts'
+import { scanBundle, sweepOutDir } from './guards/build-scan.ts'
 import { checkConfig, envPrefixProblem } from './guards/config.ts'
 import { privateRequestGuard } from './guards/dev-requests.ts'
 import {
@@ -52,8 +52,10 @@ export interface EtaEmbedsPluginOptions {
   /**
    * More values the build output must never contain, on top of the values of
    * the secret environment variables (see `secretEnvNames`). `vite build` fails
-   * when one appears in any client or server file, source maps included — as
-   * written, JSON/JS-escaped, URL-encoded, base64, base64url or hex. Values
+   * when one appears in any file written to the client or server output
+   * folders — chunks, source maps, `public/` copies, other plugins' files — as
+   * written, JSON/JS-escaped, URL-encoded, base64, base64url or hex, and
+   * deletes a leaking file it finds on disk so `dist/` never keeps it. Values
    * shorter than 8 characters are not scanned for (too short to find without
    * false positives); the build warns about them instead.
    * @default []
@@ -269,9 +271,24 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
     generateBundle: {
       // After every other plugin has added its files (index.html, CSS, maps).
       order: 'post',
-      handler(outputOptions, bundle) {
-        const outDir = outputOptions.dir ?? this.environment.config.build.outDir
+      async handler(outputOptions, bundle, isWrite) {
+        const outDir = path.resolve(config.root, outputOptions.dir ?? this.environment.config.build.outDir)
         const found = scanBundle(bundle, config.root, outDir, needles)
+        if (!found.length) return
+        // The build stops here, but Vite already copied public/ into the
+        // output folder: leave nothing leaking there either.
+        if (isWrite) found.push(...(await sweepOutDir(config.root, outDir, this.environment.config.publicDir, needles)))
+        this.error(found.join('\n'))
+      },
+    },
+
+    writeBundle: {
+      // After the other plugins' writeBundle (Rolldown runs them one at a
+      // time): what they write lands in the output folder too.
+      order: 'post',
+      async handler(outputOptions) {
+        const outDir = path.resolve(config.root, outputOptions.dir ?? this.environment.config.build.outDir)
+        const found = await sweepOutDir(config.root, outDir, this.environment.config.publicDir, needles)
         if (found.length) this.error(found.join('\n'))
       },
     },
