@@ -1,7 +1,9 @@
 /**
- * Issue 5's dev-server guards: server-only modules refused in client code with
- * the import chain, nothing secret or server-side served over HTTP, loopback
- * by default.
+ * Issue 5's and issue 9's dev-server guards: server-only modules, env files
+ * and build output refused in client code with the import chain, nothing
+ * secret or server-side served over HTTP, `server.fs.allow` narrowed to the
+ * client, no CORS and loopback by default. `vite.dev-routes.test.ts` walks
+ * every URL shape against a real server.
  */
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -16,6 +18,7 @@ import {
   type ViteDevServer,
 } from 'vite'
 import { VITE_DEFAULT_FS_DENY } from './guards/dev-server.ts'
+import { etaEmbeds } from './vite.ts'
 import { fixtureConfig, makeFixture, rejection, REPO, removeFixture, SECRETS } from './guards/test-helpers.ts'
 
 const cleanups: (() => Promise<void>)[] = []
@@ -72,6 +75,36 @@ describe('server-only modules in client code (dev)', () => {
       'virtual:eta-embeds/templates',
     )
     expect(Object.keys(templates)).toEqual(['home'])
+  })
+})
+
+describe('env files, build output and files outside fs.allow in client code (dev)', () => {
+  it.each([
+    ['/.envrc?raw', /^env file \.envrc loaded as client code .*read them in server code/],
+    ['/.env~?import', /^env file \.env~ loaded as client code/],
+    ['/dist/client/x.js', /^build output dist\/client\/x\.js loaded as client code .*import the source file instead/],
+    ['/load/x.ts?worker', /^file load\/x\.ts is outside server\.fs\.allow, so the dev server does not serve it/],
+  ])('refuses %s in the client environment itself, whatever the route', async (url, message) => {
+    const root = await fixture({
+      '.envrc': 'SECRET=envrc\n',
+      '.env~': 'SECRET=backup\n',
+      'dist/client/x.js': 'export const built = 1\n',
+      'load/x.ts': 'export const load = 1\n',
+    })
+    const client = (await devServer(root)).environments['client']
+    await expect(client.transformRequest(url)).rejects.toThrow(message)
+  })
+
+  it('names the chain when client code imports an env file', async () => {
+    const root = await fixture({
+      '.envrc': 'SECRET=envrc\n',
+      'client/util.ts': `export { default as x } from '../.envrc?raw'\n`,
+    })
+    const client = (await devServer(root)).environments['client']
+    await client.transformRequest('/client/main.ts')
+    await expect(client.transformRequest('/client/util.ts')).rejects.toThrow(
+      'env file .envrc imported from client code: client/main.ts → client/util.ts → .envrc',
+    )
   })
 })
 
@@ -141,6 +174,35 @@ describe('what the dev server serves', () => {
       'serve',
     )
     expect(isFileLoadingAllowed(plain, path.posix.join(root, 'server/db.ts'))).toBe(true)
+  })
+
+  it('narrows server.fs.allow to the client entries and node_modules, and sends no CORS headers', async () => {
+    const root = await fixture({ 'load/x.ts': 'export const load = 1\n' })
+    const { server } = (await devServer(root)).config
+    expect(server.fs.allow).toEqual(expect.arrayContaining([`${root}/client`, `${root}/node_modules`]))
+    // Vite adds its own client folder; nothing else, and never the root or above it.
+    expect(server.fs.allow.filter((dir) => !dir.startsWith(`${root}/`))).toEqual([
+      expect.stringMatching(/\/node_modules\/vite\/dist\/client$/),
+    ])
+    expect(server.cors).toBe(false)
+  })
+
+  it('allows the root for an index.html app, still denying private files', async () => {
+    const root = await fixture({ 'index.html': '<script type="module" src="/client/main.ts"></script>\n' })
+    const config = await resolveConfig({ root, configFile: false, logLevel: 'silent', plugins: [etaEmbeds()] }, 'serve')
+    expect(config.server.fs.allow).toContain(root)
+    expect(isFileLoadingAllowed(config, `${root}/client/main.ts`)).toBe(true)
+    for (const file of ['.envrc', 'dist/server/templates.js', 'server/db.ts', 'templates/home.eta']) {
+      expect(isFileLoadingAllowed(config, `${root}/${file}`)).toBe(false)
+    }
+  })
+
+  it("keeps the user's own server.fs.allow and server.cors", async () => {
+    const root = await fixture()
+    const cors = { origin: 'http://localhost:3000' }
+    const vite = await devServer(root, { server: { middlewareMode: true, ws: false, fs: { allow: [root] }, cors } })
+    expect(vite.config.server.fs.allow).toContain(root)
+    expect(vite.config.server.cors).toEqual(cors)
   })
 
   it('listens on loopback by default', async () => {

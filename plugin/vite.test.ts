@@ -3,10 +3,11 @@
  * secret in any output file, no configuration that exposes one, no server-only
  * module in the client bundle.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createBuilder, createLogger, resolveConfig } from 'vite'
+import { createBuilder, createLogger, resolveConfig, type Plugin } from 'vite'
 import {
   BASE_FILES,
   buildFixture,
@@ -107,6 +108,59 @@ describe('secret scan of the build output', () => {
     const root = await fixture({ 'client/util.ts': `export const x = 'short7'\n` })
     await buildFixture(root, { secrets: ['short7'] }, { customLogger: logger })
     expect(warnings).toContainEqual(expect.stringMatching(/^options\.secrets\[0\]: shorter than 8 characters/))
+  })
+})
+
+describe('secret scan of every file written to the output folders (issue 9)', () => {
+  /** A fixture whose public/ holds secrets: as text, nested, and inside binary bytes. */
+  async function leakyPublic(files: Record<string, string> = {}): Promise<string> {
+    const root = await fixture({
+      'public/leak.js': `window.KEY = '${SECRETS.WIDGET_API_KEY}'\n`,
+      'public/nested/deep/config.json': JSON.stringify({ token: SECRETS.CARAMELO_SECRET_TOKEN }),
+      'public/ok.txt': 'nothing secret here\n',
+      ...files,
+    })
+    const binary = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0xff]), Buffer.from(SECRETS.SESSION_KEY_1)])
+    await writeFile(path.join(root, 'public/img.bin'), Buffer.concat([binary, Buffer.from([0, 0xfe, 0x01])]))
+    return root
+  }
+  const LEAKS = ['dist/client/leak.js', 'dist/client/nested/deep/config.json', 'dist/client/img.bin']
+
+  it('fails on secrets in public/ files, names each and deletes it from dist', async () => {
+    const root = await leakyPublic()
+    const message = await buildError(root)
+    expect(message).toContain(
+      'secret WIDGET_API_KEY found in dist/client/leak.js (as raw, copied from public/leak.js): ' +
+        'the build output must never contain vendor secrets; the file was deleted',
+    )
+    expect(message).toMatch(/secret CARAMELO_SECRET_TOKEN found in dist\/client\/nested\/deep\/config\.json \(as raw/)
+    expect(message).toMatch(
+      /secret SESSION_KEYS found in dist\/client\/img\.bin \(as raw, copied from public\/img\.bin\)/,
+    )
+    for (const file of LEAKS) expect(existsSync(path.join(root, file)), file).toBe(false)
+    expect(existsSync(path.join(root, 'dist/client/ok.txt'))).toBe(true)
+  })
+
+  it('deletes leaking public/ copies even when a leaking chunk stops the build before writing', async () => {
+    const root = await leakyPublic({ '.env': env(`VITE_X=${SECRETS.WIDGET_API_KEY}`) })
+    const message = await buildError(root)
+    expect(message).toMatch(/secret WIDGET_API_KEY found in dist\/client\/assets\/main-[\w-]+\.js \(as raw\)/)
+    expect(message).toContain('secret WIDGET_API_KEY found in dist/client/leak.js (as raw, copied from public/leak.js)')
+    for (const file of LEAKS) expect(existsSync(path.join(root, file)), file).toBe(false)
+  })
+
+  it('scans files another plugin writes after the bundle', async () => {
+    const lateWriter: Plugin = {
+      name: 'late-writer',
+      applyToEnvironment: (environment) => environment.name === 'client',
+      writeBundle(options) {
+        writeFileSync(path.join(options.dir!, 'late.txt'), `key: ${SECRETS.WIDGET_API_KEY}\n`)
+      },
+    }
+    const root = await fixture()
+    const message = await buildError(root, {}, { plugins: [lateWriter] })
+    expect(message).toContain('secret WIDGET_API_KEY found in dist/client/late.txt (as raw): ')
+    expect(existsSync(path.join(root, 'dist/client/late.txt'))).toBe(false)
   })
 })
 

@@ -7,21 +7,30 @@
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { isRunnableDevEnvironment, type Plugin, type ResolvedConfig, type ViteBuilder } from 'vite'
+import {
+  isFileLoadingAllowed,
+  isRunnableDevEnvironment,
+  type Plugin,
+  type ResolvedConfig,
+  type ViteBuilder,
+} from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
 import { CompileError, EmbedsError } from './errors.ts'
-import { scanBundle } from './guards/build-scan.ts'
+import { scanBundle, sweepOutDir } from './guards/build-scan.ts'
 import { checkConfig, envPrefixProblem } from './guards/config.ts'
-import { fsDenyPatterns, serverOnlyRequestGuard } from './guards/dev-server.ts'
+import { privateRequestGuard } from './guards/dev-requests.ts'
+import {
+  belowRoot,
+  devServerOptions,
+  isOutsideFsAllow,
+  outputFolders,
+  outsideFsAllowMessage,
+  type OutputConfig,
+} from './guards/dev-server.ts'
+import { privateFileMessage, privateKind, type PrivateDirs } from './guards/private-files.ts'
 import { needlesFor, type Needle } from './guards/scan.ts'
 import { collectSecrets, MIN_SECRET_LENGTH, readEnvSources, SECRET_ENV_NAMES } from './guards/secrets.ts'
-import {
-  ImportChains,
-  isServerOnlyId,
-  isServerOnlySource,
-  serverOnlyDirs,
-  serverOnlyMessage,
-} from './guards/server-only.ts'
+import { absoluteDirs, ImportChains, isServerOnlySource, serverOnlyDirs } from './guards/server-only.ts'
 
 /** The module the server imports to get every compiled template by name. */
 export const TEMPLATES_ID = 'virtual:eta-embeds/templates'
@@ -43,8 +52,10 @@ export interface EtaEmbedsPluginOptions {
   /**
    * More values the build output must never contain, on top of the values of
    * the secret environment variables (see `secretEnvNames`). `vite build` fails
-   * when one appears in any client or server file, source maps included — as
-   * written, JSON/JS-escaped, URL-encoded, base64, base64url or hex. Values
+   * when one appears in any file written to the client or server output
+   * folders — chunks, source maps, `public/` copies, other plugins' files — as
+   * written, JSON/JS-escaped, URL-encoded, base64, base64url or hex, and
+   * deletes a leaking file it finds on disk so `dist/` never keeps it. Values
    * shorter than 8 characters are not scanned for (too short to find without
    * false positives); the build warns about them instead.
    * @default []
@@ -65,7 +76,11 @@ export interface EtaEmbedsPluginOptions {
    * Folders, relative to Vite's `root`, that hold server code: client code
    * that imports from them fails (dev and build, naming the import chain) and
    * the dev server answers 404 for them. This package's runtime and stubs,
-   * the templates module and every `.eta` file are server-only regardless.
+   * `templatesDir`, the templates module and every `.eta` file are server-only
+   * regardless; so are `.env*` files and every build output folder (the dev
+   * server never serves them). The dev server's `server.fs.allow`, unless you
+   * set it, holds only the client entries' folders and `node_modules`, so
+   * other folders (load tests, scripts) are not served either.
    * @default ['server']
    */
   serverDirs?: string[]
@@ -128,7 +143,13 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
   const secretNames = [...SECRET_ENV_NAMES, ...opts.secretEnvNames]
   let config: ResolvedConfig
   let needles: Needle[] = []
-  let serverDirs: string[] = []
+  let privateDirs: PrivateDirs = { server: [], output: [], virtualIds: [RESOLVED_TEMPLATES_ID] }
+  /** Server-side folders: `serverDirs`, the templates (unless they are the root), this package's runtime and stubs. */
+  const serverFolders = (root: string): string[] =>
+    serverOnlyDirs(root, [...opts.serverDirs, ...belowRoot(root, absoluteDirs(root, [opts.templatesDir]))])
+  /** Every folder a build of `buildConfig` writes to, absolute, the root itself left out. */
+  const outputDirs = (root: string, buildConfig: OutputConfig): string[] =>
+    belowRoot(root, absoluteDirs(root, outputFolders(buildConfig, opts.ssrOutDir)))
   // One record per environment (client dev server, each build): who imported what.
   const chains = new WeakMap<object, ImportChains>()
   const chainsOf = (environment: object): ImportChains => {
@@ -159,15 +180,19 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
             },
           },
         },
-        server: {
-          fs: { deny: fsDenyPatterns(userConfig.server?.fs?.deny, serverOnlyDirs(root, opts.serverDirs)) },
-        },
+        // The output folders as the user's config says; `configResolved` takes
+        // them again, for the request guard and `load`, once every plugin has had its say.
+        server: devServerOptions(root, userConfig, [...serverFolders(root), ...outputDirs(root, userConfig)]),
       }
     },
 
     configResolved(resolved) {
       config = resolved
-      serverDirs = serverOnlyDirs(resolved.root, opts.serverDirs)
+      privateDirs = {
+        server: serverFolders(resolved.root),
+        output: outputDirs(resolved.root, resolved),
+        virtualIds: [RESOLVED_TEMPLATES_ID],
+      }
       const { secrets, tooShort } = collectSecrets(
         readEnvSources(resolved.mode, resolved.envDir),
         secretNames,
@@ -185,7 +210,15 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
 
     configureServer(server) {
       // Added before Vite's own middlewares, so it answers first.
-      server.middlewares.use(serverOnlyRequestGuard(config.root, config.base, serverDirs))
+      server.middlewares.use(
+        privateRequestGuard({
+          root: config.root,
+          base: config.base,
+          dirs: privateDirs,
+          mayServe: (file) => isFileLoadingAllowed(config, file),
+          warnOutsideAllow: (file) => config.logger.warnOnce(outsideFsAllowMessage(config.root, file)),
+        }),
+      )
     },
 
     async resolveId(source, importer, resolveOptions) {
@@ -200,7 +233,9 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       const synthetic = this.environment.mode === 'dev' && importer === path.join(config.root, 'index.html')
       const parent = synthetic ? undefined : importer
       const chainTo = (id: string): string[] => (parent ? [...imports.chain(parent), id] : [id])
-      if (isServerOnlySource(source, TEMPLATES_ID)) this.error(serverOnlyMessage(config.root, chainTo(source)))
+      if (isServerOnlySource(source, TEMPLATES_ID)) {
+        this.error(privateFileMessage(config.root, 'server-only module', chainTo(source)))
+      }
       const resolved = await this.resolve(source, importer, {
         kind: resolveOptions.kind,
         custom: resolveOptions.custom,
@@ -209,16 +244,19 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       })
       if (!resolved || resolved.external) return resolved
       if (parent) imports.record(resolved.id, parent)
-      if (isServerOnlyId(resolved.id, serverDirs, [RESOLVED_TEMPLATES_ID])) {
-        this.error(serverOnlyMessage(config.root, chainTo(resolved.id)))
-      }
+      const kind = privateKind(resolved.id, privateDirs)
+      if (kind) this.error(privateFileMessage(config.root, kind, chainTo(resolved.id)))
       return resolved
     },
 
     load(id) {
-      if (this.environment.config.consumer === 'client' && isServerOnlyId(id, serverDirs, [RESOLVED_TEMPLATES_ID])) {
+      if (this.environment.config.consumer === 'client') {
         // Reached by an entry or a direct dev request, which no import resolved.
-        this.error(serverOnlyMessage(config.root, chainsOf(this.environment).chain(id)))
+        const kind = privateKind(id, privateDirs)
+        if (kind) this.error(privateFileMessage(config.root, kind, chainsOf(this.environment).chain(id)))
+        if (this.environment.mode === 'dev' && isOutsideFsAllow(config, id)) {
+          this.error(outsideFsAllowMessage(config.root, id))
+        }
       }
       if (id !== RESOLVED_TEMPLATES_ID) return undefined
       const prefix = `/${opts.templatesDir}/`
@@ -233,9 +271,24 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
     generateBundle: {
       // After every other plugin has added its files (index.html, CSS, maps).
       order: 'post',
-      handler(outputOptions, bundle) {
-        const outDir = outputOptions.dir ?? this.environment.config.build.outDir
+      async handler(outputOptions, bundle, isWrite) {
+        const outDir = path.resolve(config.root, outputOptions.dir ?? this.environment.config.build.outDir)
         const found = scanBundle(bundle, config.root, outDir, needles)
+        if (!found.length) return
+        // The build stops here, but Vite already copied public/ into the
+        // output folder: leave nothing leaking there either.
+        if (isWrite) found.push(...(await sweepOutDir(config.root, outDir, this.environment.config.publicDir, needles)))
+        this.error(found.join('\n'))
+      },
+    },
+
+    writeBundle: {
+      // After the other plugins' writeBundle (Rolldown runs them one at a
+      // time): what they write lands in the output folder too.
+      order: 'post',
+      async handler(outputOptions) {
+        const outDir = path.resolve(config.root, outputOptions.dir ?? this.environment.config.build.outDir)
+        const found = await sweepOutDir(config.root, outDir, this.environment.config.publicDir, needles)
         if (found.length) this.error(found.join('\n'))
       },
     },
@@ -246,7 +299,7 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       const relative = path.relative(config.root, file).split(path.sep).join('/')
       if (this.environment.config.consumer === 'client') {
         // `load` refuses it first; this holds if another plugin loaded it.
-        this.error(serverOnlyMessage(config.root, chainsOf(this.environment).chain(file)))
+        this.error(privateFileMessage(config.root, 'server-only module', chainsOf(this.environment).chain(file)))
       }
       const templatesRoot = path.join(config.root, opts.templatesDir)
       const name = path

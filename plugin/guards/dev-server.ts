@@ -1,13 +1,23 @@
 /**
- * The dev server never serves `.env*` files, templates or server sources.
- * Two layers: `server.fs.deny` patterns, which Vite checks when it reads a file
- * itself, and a middleware in front of Vite's own that answers 404 by path —
- * `fs.deny` is skipped for any module a plugin `load`s, and is matched against
- * absolute paths, so a root-relative pattern like `server/**` never matches.
+ * What the dev server may serve, said in Vite's own options (issue 5; issue 9,
+ * hole 3). Vite's defaults serve the whole workspace — server code, `dist/`,
+ * load tests — to any localhost page: the plugin narrows `server.fs.allow` to
+ * what the client needs, denies private files by construction, and keeps
+ * responses same-origin. The request guard in `dev-requests.ts` and the
+ * plugin's `load` hook hold the same line for routes these options miss.
  */
+import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { normalizePath, type Connect } from 'vite'
-import { isServerOnlyId } from './server-only.ts'
+import {
+  isFileLoadingAllowed,
+  normalizePath,
+  searchForWorkspaceRoot,
+  type BuildEnvironmentOptions,
+  type ResolvedConfig,
+  type ServerOptions,
+  type UserConfig,
+} from 'vite'
+import { cleanId, displayId } from './server-only.ts'
 
 /**
  * Vite 8's default `server.fs.deny`. A plugin's `config` hook that sets the
@@ -30,58 +40,119 @@ function globLiteral(file: string): string {
 
 /**
  * What the plugin adds to `server.fs.deny`: Vite's defaults when the user has
- * no list (Vite appends ours to theirs), then `.env*`, templates and each
- * server-only folder as an absolute pattern.
+ * no list (Vite appends ours to theirs), then every `.env*` name (file or
+ * folder, see `isEnvPath`), templates, and each private folder as an absolute
+ * pattern — Vite matches the list against absolute paths, so a root-relative
+ * `server/**` would deny nothing.
  */
 export function fsDenyPatterns(userDeny: readonly string[] | undefined, dirs: readonly string[]): string[] {
   return [
     ...(userDeny ? [] : VITE_DEFAULT_FS_DENY),
-    '.env',
-    '.env.*',
+    '.env*',
+    '**/.env*/**',
     '**/*.eta',
     ...dirs.map((dir) => `${globLiteral(dir)}/**`),
   ]
 }
 
-/** The file a dev-server URL would serve: under the root, or an absolute `/@fs/` path; `undefined` for module ids. */
-function requestedFile(root: string, base: string, url: string): string | undefined {
-  let pathname = url.replace(/[?#].*$/s, '')
-  try {
-    pathname = decodeURIComponent(pathname).replaceAll('\\', '/')
-  } catch {
-    return undefined // Vite serves nothing for a malformed URL either.
-  }
-  if (base !== '/' && pathname.startsWith(base)) pathname = pathname.slice(base.length - 1)
-  if (pathname.startsWith('/@fs/'))
-    return path.posix.normalize(pathname.slice('/@fs'.length).replace(/^\/(?=[a-z]:)/i, ''))
-  if (pathname.startsWith('/@')) return undefined // /@id/, /@vite/: the load guard refuses server-only ids
-  return path.posix.join(normalizePath(root), path.posix.normalize(pathname))
-}
-
-/** `.env`, `.env.local`, `.env.production`…, in any folder. */
-function isEnvFile(file: string): boolean {
-  const name = path.posix.basename(file).toLowerCase()
-  return name === '.env' || name.startsWith('.env.')
+/** The part of a user or resolved config that says where builds write. */
+export interface OutputConfig {
+  build?: Pick<BuildEnvironmentOptions, 'outDir' | 'rolldownOptions'>
+  environments?: Record<string, { build?: Pick<BuildEnvironmentOptions, 'outDir' | 'rolldownOptions'> } | undefined>
 }
 
 /**
- * A connect middleware answering 404 for a request that would serve an env
- * file, a template or a file in a server-only folder — 404 rather than 403,
- * so the answer does not confirm the file exists.
+ * Every folder a `vite build` of this config writes to, relative to the root
+ * or absolute: the top-level and each environment's `build.outDir` (Vite's
+ * default `dist` when unset), any `output.dir`, and the SSR output folder.
  */
-export function serverOnlyRequestGuard(
-  root: string,
-  base: string,
-  dirs: readonly string[],
-): Connect.NextHandleFunction {
-  return (req, res, next) => {
-    const file = req.url === undefined ? undefined : requestedFile(root, base, req.url)
-    if (file === undefined || !(isEnvFile(file) || isServerOnlyId(file, dirs, []))) {
-      next()
-      return
-    }
-    res.statusCode = 404
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8')
-    res.end('Not Found')
+export function outputFolders(config: OutputConfig, ssrOutDir: string): string[] {
+  const builds = [config.build, ...Object.values(config.environments ?? {}).map((env) => env?.build)]
+  const dirs = [config.build?.outDir ?? 'dist', ssrOutDir]
+  for (const build of builds) {
+    if (build?.outDir) dirs.push(build.outDir)
+    const output = build?.rolldownOptions?.output
+    for (const entry of Array.isArray(output) ? output : [output]) if (entry?.dir) dirs.push(entry.dir)
   }
+  return [...new Set(dirs)]
+}
+
+/**
+ * `dirs` (absolute) without the root and its ancestors: an output folder set to
+ * the root itself (Vite allows it, with a warning) cannot be denied without
+ * denying the client with it.
+ */
+export function belowRoot(root: string, dirs: readonly string[]): string[] {
+  return dirs.filter((dir) => {
+    const up = path.relative(dir, root)
+    return up.startsWith('..') || path.isAbsolute(up)
+  })
+}
+
+/** The client build's entries as configured, or Vite's default `index.html` when it exists. */
+function clientInputs(root: string, config: UserConfig): string[] {
+  const build = config.environments?.['client']?.build
+  const input =
+    build?.rolldownOptions?.input ??
+    build?.rollupOptions?.input ??
+    config.build?.rolldownOptions?.input ??
+    config.build?.rollupOptions?.input
+  if (input === undefined) return existsSync(path.join(root, 'index.html')) ? ['index.html'] : []
+  if (typeof input === 'string') return [input]
+  return Array.isArray(input) ? input : Object.values(input)
+}
+
+/**
+ * The default `server.fs.allow`: what the browser needs, and no more. The
+ * folders of the client build's entries — what `vite build` bundles is what
+ * the dev server serves — then `node_modules` (dependencies, pre-bundled or
+ * not) at the root and at the workspace root, and a custom `cacheDir`. Vite
+ * adds its own client folder itself. Files that client code imports from
+ * elsewhere still load (Vite allows every module an allowed module imports);
+ * the public folder is served without this check. An entry in the root itself
+ * (an `index.html` app) allows the root: private files are still denied.
+ */
+export function clientFsAllow(root: string, config: UserConfig): string[] {
+  const dirs = clientInputs(root, config).map((input) => path.dirname(path.resolve(root, input)))
+  dirs.push(path.join(root, 'node_modules'), path.join(searchForWorkspaceRoot(root), 'node_modules'))
+  if (config.cacheDir) dirs.push(path.resolve(root, config.cacheDir))
+  return [...new Set(dirs.map(normalizePath))]
+}
+
+/**
+ * The `server` options the plugin contributes. `fs.allow` and `cors` only when
+ * the user set none: theirs is a decision, Vite's default is not. `cors: false`
+ * sends no `Access-Control-Allow-Origin` at all — Vite's default echoes any
+ * `localhost` origin, so any other local site or dev server could read every
+ * module. Pages served from the dev server's own origin need no CORS.
+ */
+export function devServerOptions(root: string, config: UserConfig, privateDirs: readonly string[]): ServerOptions {
+  const user = config.server
+  return {
+    fs: {
+      deny: fsDenyPatterns(user?.fs?.deny, privateDirs),
+      ...(user?.fs?.allow ? {} : { allow: clientFsAllow(root, config) }),
+    },
+    ...(user?.cors === undefined ? { cors: false } : {}),
+  }
+}
+
+/**
+ * A file on disk that Vite's own check (`server.fs.allow`, `deny`, the modules
+ * client code imported) would not serve. Vite skips that check when a plugin
+ * loads the file (`?worker` wrappers, any third-party loader); asking it again
+ * for every client module keeps routes no one listed closed.
+ */
+export function isOutsideFsAllow(config: ResolvedConfig, id: string): boolean {
+  const file = cleanId(id)
+  if (id.startsWith('\0') || !path.isAbsolute(file) || !existsSync(file)) return false
+  return !isFileLoadingAllowed(config, normalizePath(file))
+}
+
+/** The error for a client module that the dev server may not serve. */
+export function outsideFsAllowMessage(root: string, id: string): string {
+  return (
+    `file ${displayId(root, id)} is outside server.fs.allow, so the dev server does not serve it: ` +
+    'import it from client code, or add its folder to server.fs.allow'
+  )
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { displayId, ImportChains, isServerOnlyId, PACKAGE_SERVER_DIRS, serverOnlyMessage } from './server-only.ts'
+import { privateFileMessage } from './private-files.ts'
+import { displayId, ImportChains, isServerOnlyId, PACKAGE_SERVER_DIRS } from './server-only.ts'
 
 describe('isServerOnlyId', () => {
   const dirs = ['/app/server', ...PACKAGE_SERVER_DIRS]
@@ -38,7 +39,7 @@ describe('messages', () => {
     expect(displayId('/app', '/store/node_modules/vite-plugin-eta-embeds/dist/node/stubs/index.js')).toBe(
       'vite-plugin-eta-embeds/dist/node/stubs/index.js',
     )
-    expect(serverOnlyMessage('/app', ['/app/server/db.ts'])).toBe(
+    expect(privateFileMessage('/app', 'server-only module', ['/app/server/db.ts'])).toBe(
       'server-only module server/db.ts loaded as client code (an entry or a direct request); import it from server code only',
     )
   })

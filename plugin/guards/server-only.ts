@@ -11,7 +11,7 @@ import { normalizePath } from 'vite'
 const PACKAGE_NAME = 'vite-plugin-eta-embeds'
 
 /** Strips `?query` and `#hash` from a module id. */
-function cleanId(id: string): string {
+export function cleanId(id: string): string {
   return id.replace(/[?#].*$/s, '')
 }
 
@@ -34,9 +34,21 @@ export const PACKAGE_SERVER_DIRS: readonly string[] = [
   realDir(fileURLToPath(new URL('../../stubs/', import.meta.url))),
 ]
 
+/** `dirs` (relative to `root`, or absolute) as real absolute paths with `/` separators. */
+export function absoluteDirs(root: string, dirs: readonly string[]): string[] {
+  return dirs.map((dir) => realDir(path.resolve(root, dir)))
+}
+
 /** Absolute folders whose files are server-only: the app's `serverDirs` and this package's runtime and stubs. */
 export function serverOnlyDirs(root: string, serverDirs: readonly string[]): string[] {
-  return [...serverDirs.map((dir) => realDir(path.resolve(root, dir))), ...PACKAGE_SERVER_DIRS]
+  return [...absoluteDirs(root, serverDirs), ...PACKAGE_SERVER_DIRS]
+}
+
+/** A module id inside one of `dirs` (absolute, from {@link absoluteDirs}), the query ignored. */
+export function isInDirs(id: string, dirs: readonly string[]): boolean {
+  // Lower case: on a case-insensitive disk `/Server/db.ts` is `server/db.ts`.
+  const file = normalizePath(cleanId(id)).toLowerCase()
+  return dirs.some((dir) => file === dir.toLowerCase() || file.startsWith(`${dir.toLowerCase()}/`))
 }
 
 /** A bare import that is server-only before it is even resolved: the templates module and this package. */
@@ -47,10 +59,7 @@ export function isServerOnlySource(source: string, templatesId: string): boolean
 /** A resolved module id that is server-only: a template (with any query), a virtual id we own, a server folder. */
 export function isServerOnlyId(id: string, dirs: readonly string[], virtualIds: readonly string[]): boolean {
   if (id.startsWith('\0')) return virtualIds.includes(id)
-  // Lower case: on a case-insensitive disk `/Server/db.ts` is `server/db.ts`.
-  const file = normalizePath(cleanId(id)).toLowerCase()
-  if (file.endsWith('.eta')) return true
-  return dirs.some((dir) => file === dir.toLowerCase() || file.startsWith(`${dir.toLowerCase()}/`))
+  return cleanId(id).toLowerCase().endsWith('.eta') || isInDirs(id, dirs)
 }
 
 /**
@@ -88,15 +97,4 @@ export function displayId(root: string, id: string): string {
   if (!relative.startsWith('../')) return relative
   const inPackage = relative.lastIndexOf('/node_modules/')
   return inPackage === -1 ? relative : relative.slice(inPackage + '/node_modules/'.length)
-}
-
-/** The error for a server-only module in client code, naming the chain that brought it in. */
-export function serverOnlyMessage(root: string, chain: readonly string[]): string {
-  const names = chain.map((id) => displayId(root, id))
-  const module = names.at(-1) ?? '?'
-  const how =
-    names.length > 1
-      ? `imported from client code: ${names.join(' → ')}`
-      : 'loaded as client code (an entry or a direct request)'
-  return `server-only module ${module} ${how}; import it from server code only`
 }
