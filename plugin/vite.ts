@@ -64,7 +64,7 @@ export interface EtaEmbedsPluginOptions {
   secrets?: string[]
   /**
    * More environment variables whose values are secrets, added to
-   * `WIDGET_API_KEY`, `CARAMELO_SECRET_TOKEN` and `SESSION_KEYS` (each
+   * `WIDGET_API_KEY`, `CARAMELO_SECRET_TOKEN`, `RAI_ACCESS_KEY` and `SESSION_KEYS` (each
    * comma-separated key). Values are read from `process.env` and from the
    * `.env` files Vite reads for the mode. Their values are scanned for like
    * `secrets`, and an `envPrefix` that any of these names starts with is refused.

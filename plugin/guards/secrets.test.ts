@@ -8,12 +8,14 @@ describe('collectSecrets', () => {
   it('takes each SESSION_KEYS entry, trimmed, and lists values too short to scan', () => {
     const env = {
       WIDGET_API_KEY: 'api-key-0123456',
+      RAI_ACCESS_KEY: 'access-key-7890',
       SESSION_KEYS: ' first-key-1234 ,second-key-5678,,tiny',
       OTHER: 'x',
     }
     expect(collectSecrets([env], SECRET_ENV_NAMES, ['extra-value-99', 'short'])).toEqual({
       secrets: [
         { label: 'WIDGET_API_KEY', value: 'api-key-0123456' },
+        { label: 'RAI_ACCESS_KEY', value: 'access-key-7890' },
         { label: 'SESSION_KEYS', value: 'first-key-1234' },
         { label: 'SESSION_KEYS', value: 'second-key-5678' },
         { label: 'options.secrets[0]', value: 'extra-value-99' },

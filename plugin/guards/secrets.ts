@@ -11,7 +11,12 @@ import { loadEnv } from 'vite'
 type Env = Record<string, string | undefined>
 
 /** The SPEC's secret environment names. */
-export const SECRET_ENV_NAMES: readonly string[] = ['WIDGET_API_KEY', 'CARAMELO_SECRET_TOKEN', 'SESSION_KEYS']
+export const SECRET_ENV_NAMES: readonly string[] = [
+  'WIDGET_API_KEY',
+  'CARAMELO_SECRET_TOKEN',
+  'RAI_ACCESS_KEY',
+  'SESSION_KEYS',
+]
 
 /** Names whose value is a comma-separated list, each entry its own secret (the first signs, all verify). */
 const LIST_NAMES = new Set(['SESSION_KEYS'])
