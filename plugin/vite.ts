@@ -273,10 +273,20 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       }
     },
 
-    hotUpdate({ file, server }) {
+    async hotUpdate({ type, file, read, server }) {
       // Templates only run on the server, and Vite 6+ does not reload the
       // browser for server-only modules: ask for a full reload ourselves.
       if (this.environment.name !== 'ssr' || !file.endsWith('.eta')) return
+      if (type !== 'delete') {
+        // A file saved in place is emptied before it is written, and the
+        // watcher may report it empty: a reload then renders an empty page
+        // (without Vite's client, so no later reload reaches it), and chokidar
+        // drops the write's own change when it follows within 50 ms. `read()`
+        // is Vite's wait for that write (vitejs/vite#610); what a request
+        // compiled in the meantime is invalidated again.
+        await read()
+        this.environment.moduleGraph.onFileChange(file)
+      }
       // Drop the in-process runner's evaluated modules first: Vite tells the
       // runner itself only after this hook, and a browser reload that arrives
       // before that would render the old template.
