@@ -82,3 +82,37 @@ test('edits to a page, a partial and the layout reload the browser; a bad attrib
   await expect(heading).toHaveText('Welcome back, Alice!')
   await expect(overlay).toHaveCount(0)
 })
+
+test('a fix saved before the error page has connected to HMR still reloads it', async ({ page, context }) => {
+  // The user's second tab: while a page is connected, Vite sends a reload to
+  // the connected pages only and keeps none for a page still loading.
+  const other = await context.newPage()
+  const otherConnected = hmrConnection(other)
+  const connected = hmrConnection(page)
+  await logIn(page)
+  await other.goto(stack.url)
+  await expect.poll(connected).toBe(true)
+  await expect.poll(otherConnected).toBe(true)
+
+  // Hold the error page's Vite client back, as a loaded machine or a slow network would.
+  let release = (): void => {}
+  const released = new Promise<void>((resolve) => (release = resolve))
+  await page.route('**/@vite/client', async (route) => {
+    await released
+    await route.continue()
+  })
+  const clientRequested = page.waitForRequest('**/@vite/client')
+
+  editFile(template('home.eta'), '<<caramelo fallback=', '<<caramelo colour="dark" fallback=')
+  await expect(other.locator('vite-error-overlay')).toContainText("unknown attribute 'colour' on <<caramelo>>")
+  await expect(page).toHaveTitle('Render error')
+  await clientRequested
+  await expect.poll(otherConnected).toBe(true)
+
+  editFile(template('home.eta'), '<<caramelo colour="dark" fallback=', '<<caramelo fallback=')
+  // The other tab got the fix's reload; the held one cannot have.
+  await expect(other.getByRole('heading', { level: 1 })).toContainText('Alice')
+  release()
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Alice')
+  await expect(page.locator('vite-error-overlay')).toHaveCount(0)
+})

@@ -1,19 +1,19 @@
 /**
  * What the plugin does when a template changes on a dev server (issue 9):
- * the browser reloads only once the file can be read, and nothing compiled
- * from the emptied file of an in-place save survives.
+ * the browser reloads only once the file can be read, nothing compiled from
+ * the emptied file of an in-place save survives, and the templates version
+ * that error pages compare against moves with the reload.
  */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createServer, isRunnableDevEnvironment, type HotUpdateOptions, type ViteDevServer } from 'vite'
+import { PLUGIN_NAME, type EtaEmbedsPluginApi } from './dev-protocol.ts'
 import { fixtureConfig, makeFixture, removeFixture } from './guards/test-helpers.ts'
 import { resolveOptions } from './runtime/options.ts'
 import { renderPage, type TemplateMap } from './runtime/render.ts'
 import { deferred, TEST_NONCE } from './runtime/test-helpers.ts'
 import { TEMPLATES_ID } from './vite.ts'
-
-const PLUGIN_NAME = 'vite-plugin-eta-embeds'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -68,8 +68,10 @@ describe('a template saved in place (emptied, then written)', () => {
   it('reloads the browser only once the content is there, and never from what was compiled empty', async () => {
     const { vite, root } = await devServer({ 'templates/home.eta': '<p>v1</p>' })
     const file = path.join(root, 'templates', 'home.eta')
+    const api = vite.config.plugins.find((p) => p.name === PLUGIN_NAME)?.api as EtaEmbedsPluginApi
     const send = vi.spyOn(vite.environments['client'].hot, 'send')
     expect(await renderHome(vite)).toBe('<p>v1</p>')
+    const version = api.templatesVersion()
 
     writeFileSync(file, '')
     const written = deferred<string>()
@@ -77,11 +79,13 @@ describe('a template saved in place (emptied, then written)', () => {
     // A request while the file is empty compiles it so.
     expect((await ssrOf(vite).transformRequest('/templates/home.eta'))?.code).not.toContain('v2')
     expect(send).not.toHaveBeenCalled()
+    expect(api.templatesVersion()).toBe(version)
 
     writeFileSync(file, '<p>v2</p>')
     written.resolve('<p>v2</p>')
     await update
     expect(send).toHaveBeenCalledExactlyOnceWith({ type: 'full-reload' })
+    expect(api.templatesVersion()).toBe(version + 1)
     expect(await renderHome(vite)).toBe('<p>v2</p>')
   })
 })

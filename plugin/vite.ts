@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { isRunnableDevEnvironment, type Plugin, type ResolvedConfig, type ViteBuilder } from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
+import { ERROR_PAGE_CHECK, PLUGIN_NAME, type ErrorPageCheck, type EtaEmbedsPluginApi } from './dev-protocol.ts'
 import { CompileError, EmbedsError } from './errors.ts'
 import { scanBundle } from './guards/build-scan.ts'
 import { checkConfig, envPrefixProblem } from './guards/config.ts'
@@ -136,10 +137,14 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
     if (!found) chains.set(environment, (found = new ImportChains()))
     return found
   }
+  // Counts the template edits the dev server reloaded browsers for (see dev-protocol.ts).
+  let templatesVersion = 0
+  const api: EtaEmbedsPluginApi = { templatesVersion: () => templatesVersion }
 
   return {
-    name: 'vite-plugin-eta-embeds',
+    name: PLUGIN_NAME,
     enforce: 'pre',
+    api,
 
     config(userConfig) {
       // Vite refuses `envPrefix: ''` itself before `configResolved`, with a
@@ -186,6 +191,11 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
     configureServer(server) {
       // Added before Vite's own middlewares, so it answers first.
       server.middlewares.use(serverOnlyRequestGuard(config.root, config.base, serverDirs))
+      // An error page asks once its HMR socket is open, since it missed the
+      // reload of an edit saved while it was rendering or connecting.
+      server.environments['client']?.hot.on(ERROR_PAGE_CHECK, (data: Partial<ErrorPageCheck> | undefined, client) => {
+        if (data?.templatesVersion !== templatesVersion) client.send({ type: 'full-reload' })
+      })
     },
 
     async resolveId(source, importer, resolveOptions) {
@@ -291,6 +301,7 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       // runner itself only after this hook, and a browser reload that arrives
       // before that would render the old template.
       if (isRunnableDevEnvironment(this.environment)) this.environment.runner.clearCache()
+      templatesVersion += 1
       server.environments['client']?.hot.send({ type: 'full-reload' })
     },
   }
