@@ -3,9 +3,13 @@
  * browser without a restart, and a template mistake shows in Vite's overlay
  * with its file:line:column until it is fixed. Runs against a private copy of
  * the project, since it edits templates.
+ *
+ * An edit reloads only the pages whose Vite client is connected when the
+ * server sends the reload, so every edit here waits for that first, on Vite's
+ * own `[vite] connected.` log, the way Vite's playgrounds wait on its logs.
  */
 import path from 'node:path'
-import { expect, test } from '@playwright/test'
+import { expect, test, type Page } from '@playwright/test'
 import { copyProject, editFile, startStack, type Stack } from './stack.ts'
 
 let project: Awaited<ReturnType<typeof copyProject>>
@@ -23,31 +27,92 @@ test.afterAll(async () => {
 
 const template = (name: string) => path.join(project.dir, 'templates', name)
 
-test('edits to a page, a partial and the layout reload the browser; a bad attribute shows in the overlay until fixed', async ({
-  page,
-}) => {
+/**
+ * Whether the page's current document has its Vite client connected to HMR.
+ * A navigation starts a new document, disconnected until its client logs.
+ */
+function hmrConnection(page: Page): () => boolean {
+  let connected = false
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) connected = false
+  })
+  page.on('console', (message) => {
+    if (message.text() === '[vite] connected.') connected = true
+  })
+  return () => connected
+}
+
+async function logIn(page: Page): Promise<void> {
   await page.goto(`${stack.url}/login`)
   await page.getByLabel('Email').fill('alice@example.com')
   await page.getByLabel('Password').fill('demo-password')
   await page.getByRole('button', { name: 'Log in' }).click()
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Alice')
+}
+
+test('edits to a page, a partial and the layout reload the browser; a bad attribute shows in the overlay until fixed', async ({
+  page,
+}) => {
+  const connected = hmrConnection(page)
+  await logIn(page)
   const heading = page.getByRole('heading', { level: 1 })
   await expect(heading).toHaveText('Hello, Alice!')
 
-  await editFile(template('home.eta'), 'Hello, <%= it.user.name %>!', 'Welcome back, <%= it.user.name %>!')
+  await expect.poll(connected).toBe(true)
+  editFile(template('home.eta'), 'Hello, <%= it.user.name %>!', 'Welcome back, <%= it.user.name %>!')
   await expect(heading).toHaveText('Welcome back, Alice!')
 
-  await editFile(template('partials/help.eta'), '<h2>Need help?</h2>', '<h2>Questions?</h2>')
+  await expect.poll(connected).toBe(true)
+  editFile(template('partials/help.eta'), '<h2>Need help?</h2>', '<h2>Questions?</h2>')
   await expect(page.getByRole('heading', { name: 'Questions?' })).toBeVisible()
 
-  await editFile(template('layout.eta'), '<%~ it.body %>', '<%~ it.body %>\n<footer>Layout v2</footer>')
+  await expect.poll(connected).toBe(true)
+  editFile(template('layout.eta'), '<%~ it.body %>', '<%~ it.body %>\n<footer>Layout v2</footer>')
   await expect(page.getByRole('contentinfo')).toHaveText('Layout v2')
 
-  await editFile(template('home.eta'), '<<widget title=', '<<widget colour="dark" title=')
+  await expect.poll(connected).toBe(true)
+  editFile(template('home.eta'), '<<widget title=', '<<widget colour="dark" title=')
   const overlay = page.locator('vite-error-overlay')
   await expect(overlay).toContainText("unknown attribute 'colour' on <<widget>>")
   await expect(overlay).toContainText('templates/home.eta:9:14')
 
-  await editFile(template('home.eta'), '<<widget colour="dark" title=', '<<widget color="dark" title=')
-  await expect(overlay).toHaveCount(0)
+  await expect.poll(connected).toBe(true)
+  editFile(template('home.eta'), '<<widget colour="dark" title=', '<<widget color="dark" title=')
+  // The heading first: a reload that rendered the error again has no overlay either until its script runs.
   await expect(heading).toHaveText('Welcome back, Alice!')
+  await expect(overlay).toHaveCount(0)
+})
+
+test('a fix saved before the error page has connected to HMR still reloads it', async ({ page, context }) => {
+  // The user's second tab: while a page is connected, Vite sends a reload to
+  // the connected pages only and keeps none for a page still loading.
+  const other = await context.newPage()
+  const otherConnected = hmrConnection(other)
+  const connected = hmrConnection(page)
+  await logIn(page)
+  await other.goto(stack.url)
+  await expect.poll(connected).toBe(true)
+  await expect.poll(otherConnected).toBe(true)
+
+  // Hold the error page's Vite client back, as a loaded machine or a slow network would.
+  let release = (): void => {}
+  const released = new Promise<void>((resolve) => (release = resolve))
+  await page.route('**/@vite/client', async (route) => {
+    await released
+    await route.continue()
+  })
+  const clientRequested = page.waitForRequest('**/@vite/client')
+
+  editFile(template('home.eta'), '<<caramelo fallback=', '<<caramelo colour="dark" fallback=')
+  await expect(other.locator('vite-error-overlay')).toContainText("unknown attribute 'colour' on <<caramelo>>")
+  await expect(page).toHaveTitle('Render error')
+  await clientRequested
+  await expect.poll(otherConnected).toBe(true)
+
+  editFile(template('home.eta'), '<<caramelo colour="dark" fallback=', '<<caramelo fallback=')
+  // The other tab got the fix's reload; the held one cannot have.
+  await expect(other.getByRole('heading', { level: 1 })).toContainText('Alice')
+  release()
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Alice')
+  await expect(page.locator('vite-error-overlay')).toHaveCount(0)
 })

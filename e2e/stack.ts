@@ -4,7 +4,8 @@
  * they were the real vendors. Everything is closed when the worker ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -120,11 +121,16 @@ export async function copyProject(): Promise<{ dir: string; remove(): Promise<vo
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
 }
 
-/** Replaces `search` in a file; throws when it is not there, so a stale test fails loudly. */
-export async function editFile(file: string, search: string, replacement: string): Promise<void> {
-  const text = await readFile(file, 'utf8')
+/**
+ * Replaces `search` in a file; throws when it is not there, so a stale test
+ * fails loudly. One synchronous write, as an editor saves and as Vite's
+ * playgrounds edit: an asynchronous one leaves the file empty across event
+ * loop turns of a busy test process, longer than a dev server waits for it.
+ */
+export function editFile(file: string, search: string, replacement: string): void {
+  const text = readFileSync(file, 'utf8')
   if (!text.includes(search)) throw new Error(`editFile: ${JSON.stringify(search)} not found in ${file}`)
-  await writeFile(file, text.replace(search, replacement))
+  writeFileSync(file, text.replace(search, replacement))
 }
 
 function listeningUrl(child: ChildProcess, logs: string[]): Promise<string> {

@@ -15,6 +15,7 @@ import {
   type ViteBuilder,
 } from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
+import { ERROR_PAGE_CHECK, PLUGIN_NAME, type ErrorPageCheck, type EtaEmbedsPluginApi } from './dev-protocol.ts'
 import { CompileError, EmbedsError } from './errors.ts'
 import { scanBundle, sweepOutDir } from './guards/build-scan.ts'
 import { checkConfig, envPrefixProblem } from './guards/config.ts'
@@ -157,10 +158,14 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
     if (!found) chains.set(environment, (found = new ImportChains()))
     return found
   }
+  // Counts the template edits the dev server reloaded browsers for (see dev-protocol.ts).
+  let templatesVersion = 0
+  const api: EtaEmbedsPluginApi = { templatesVersion: () => templatesVersion }
 
   return {
-    name: 'vite-plugin-eta-embeds',
+    name: PLUGIN_NAME,
     enforce: 'pre',
+    api,
 
     config(userConfig) {
       // Vite refuses `envPrefix: ''` itself before `configResolved`, with a
@@ -219,6 +224,11 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
           warnOutsideAllow: (file) => config.logger.warnOnce(outsideFsAllowMessage(config.root, file)),
         }),
       )
+      // An error page asks once its HMR socket is open, since it missed the
+      // reload of an edit saved while it was rendering or connecting.
+      server.environments['client']?.hot.on(ERROR_PAGE_CHECK, (data: Partial<ErrorPageCheck> | undefined, client) => {
+        if (data?.templatesVersion !== templatesVersion) client.send({ type: 'full-reload' })
+      })
     },
 
     async resolveId(source, importer, resolveOptions) {
@@ -326,14 +336,25 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       }
     },
 
-    hotUpdate({ file, server }) {
+    async hotUpdate({ type, file, read, server }) {
       // Templates only run on the server, and Vite 6+ does not reload the
       // browser for server-only modules: ask for a full reload ourselves.
       if (this.environment.name !== 'ssr' || !file.endsWith('.eta')) return
+      if (type !== 'delete') {
+        // A file saved in place is emptied before it is written, and the
+        // watcher may report it empty: a reload then renders an empty page
+        // (without Vite's client, so no later reload reaches it), and chokidar
+        // drops the write's own change when it follows within 50 ms. `read()`
+        // is Vite's wait for that write (vitejs/vite#610); what a request
+        // compiled in the meantime is invalidated again.
+        await read()
+        this.environment.moduleGraph.onFileChange(file)
+      }
       // Drop the in-process runner's evaluated modules first: Vite tells the
       // runner itself only after this hook, and a browser reload that arrives
       // before that would render the old template.
       if (isRunnableDevEnvironment(this.environment)) this.environment.runner.clearCache()
+      templatesVersion += 1
       server.environments['client']?.hot.send({ type: 'full-reload' })
     },
   }

@@ -24,6 +24,12 @@ export interface AppOptions {
   fallthrough?: Middleware
   /** Shows render errors in the page (development only). */
   dev?: boolean
+  /**
+   * Development: the templates version (`viteTemplatesVersion(vite)`), read
+   * before each render and put in the error page, which reloads itself once
+   * connected to HMR if a template changed since.
+   */
+  templatesVersion?: () => number
   /** Where a failed render is reported. @default one error line on `logger` */
   reportError?: (message: string) => void
   /**
@@ -65,7 +71,13 @@ export function createApp(options: AppOptions): DemoApp {
   // The first key signs, every key verifies: rotate by putting a new key first.
   app.keys = options.sessionKeys
   app.use(requestLog(options.logger))
-  app.use(errorPage(options.reportError ?? ((message) => options.logger.error(message)), options.dev ?? false))
+  app.use(
+    errorPage(
+      options.reportError ?? ((message) => options.logger.error(message)),
+      options.dev ?? false,
+      options.templatesVersion,
+    ),
+  )
   app.use(
     session(
       {
@@ -115,8 +127,10 @@ function requestLog(logger: Logger): Middleware {
   }
 }
 
-function errorPage(report: (message: string) => void, dev: boolean): Middleware {
+function errorPage(report: (message: string) => void, dev: boolean, templatesVersion?: () => number): Middleware {
   return async (ctx: Context, next) => {
+    // Before the render: an edit saved while it runs makes its error page stale.
+    const version = dev ? templatesVersion?.() : undefined
     try {
       await next()
     } catch (error) {
@@ -136,7 +150,7 @@ function errorPage(report: (message: string) => void, dev: boolean): Middleware 
       const nonce = randomBytes(16).toString('base64')
       ctx.set('Content-Security-Policy', `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'`)
       ctx.type = 'html'
-      ctx.body = errorOverlayPage(error, nonce)
+      ctx.body = errorOverlayPage(error, nonce, version)
     }
   }
 }

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { send } from '@koa/send'
 import type { Middleware } from 'koa'
 import { pino, type Logger } from 'pino'
-import { builtTemplates, viteTemplates, type TemplateMap } from '../plugin/runtime/index.ts'
+import { builtTemplates, viteTemplates, viteTemplatesVersion, type TemplateMap } from '../plugin/runtime/index.ts'
 import { demoAccounts } from './accounts.ts'
 import { createApp } from './app.ts'
 import { buildAssets, devAssets, type AssetTags } from './assets.ts'
@@ -28,6 +28,8 @@ function projectRoot(): string {
 
 interface Frontend {
   templates: () => Promise<TemplateMap>
+  /** Development: the templates version, for error pages that must not miss a fix. */
+  templatesVersion?: () => number
   /** Reports a failed render; in development, through Vite's own terminal logger. */
   reportError?: (message: string) => void
   assets: AssetTags
@@ -46,6 +48,7 @@ async function devFrontend(root: string, httpServer: Server): Promise<Frontend> 
   })
   return {
     templates: viteTemplates(vite),
+    templatesVersion: viteTemplatesVersion(vite),
     reportError: (message) => vite.config.logger.error(message, { timestamp: true }),
     assets: devAssets(),
     fallthrough: (ctx, next) => {
@@ -127,6 +130,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
     assets: frontend.assets,
     fallthrough: frontend.fallthrough,
     reportError: frontend.reportError,
+    templatesVersion: frontend.templatesVersion,
     logger,
     dev,
   })

@@ -3,6 +3,7 @@
  * error overlay, the way Vite shows client-side errors. Template errors
  * happen on the server, where the overlay cannot see them by itself.
  */
+import { ERROR_PAGE_CHECK, type ErrorPageCheck } from '../dev-protocol.ts'
 import { escapeHtml, jsonForScript } from './encode.ts'
 
 interface OverlayError {
@@ -34,10 +35,20 @@ export function overlayError(error: unknown): OverlayError {
 /**
  * An HTML page that opens Vite's overlay with `error` and stays connected to
  * Vite's HMR, so fixing the template reloads the page and clears the overlay.
+ * `templatesVersion` is the plugin's templates version read before the
+ * failed render (`viteTemplatesVersion`): once its HMR socket is open, the
+ * page asks the plugin to reload it if a template changed since, because
+ * a fix saved while the page was still loading sent its reload before the
+ * page could hear it.
  */
-export function errorOverlayPage(error: unknown, nonce: string): string {
+export function errorOverlayPage(error: unknown, nonce: string, templatesVersion?: number): string {
   const err = overlayError(error)
   const n = escapeHtml(nonce)
+  const check: ErrorPageCheck | undefined = templatesVersion === undefined ? undefined : { templatesVersion }
+  // Vite's client queues what a hot context sends until its socket is open.
+  const askIfStale = check
+    ? `createHotContext('/@eta-embeds/error-page').send(${jsonForScript(ERROR_PAGE_CHECK)}, ${jsonForScript(check)})\n`
+    : ''
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -45,9 +56,9 @@ export function errorOverlayPage(error: unknown, nonce: string): string {
 <title>Render error</title>
 <script type="module" nonce="${n}" src="/@vite/client"></script>
 <script type="module" nonce="${n}">
-import { ErrorOverlay } from '/@vite/client'
+import { ErrorOverlay, createHotContext } from '/@vite/client'
 document.body.appendChild(new ErrorOverlay(${jsonForScript(err)}))
-</script>
+${askIfStale}</script>
 </head>
 <body><noscript><pre>${escapeHtml(err.message)}</pre></noscript></body>
 </html>

@@ -15,7 +15,7 @@ export {
   type ReturningOptions,
 } from './options.ts'
 export { carameloFromEnv, returningFromEnv } from './env.ts'
-export { builtTemplates, viteTemplates } from './templates.ts'
+export { builtTemplates, viteTemplates, viteTemplatesVersion } from './templates.ts'
 export { errorOverlayPage } from './dev-errors.ts'
 export type { EmbedsUser } from './user.ts'
 export { CompileError, EmbedsError, RenderError, VendorError } from '../errors.ts'

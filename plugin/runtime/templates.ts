@@ -4,6 +4,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import type { ViteDevServer } from 'vite'
+import { PLUGIN_NAME, type EtaEmbedsPluginApi } from '../dev-protocol.ts'
 import type { TemplateMap } from './render.ts'
 
 /** The id of the virtual module that lists every compiled template. */
@@ -23,6 +24,17 @@ export function viteTemplates(vite: ViteDevServer): () => Promise<TemplateMap> {
   if (!ssr?.runner) throw new TypeError("the Vite server has no runnable 'ssr' environment")
   const { runner } = ssr
   return async () => ((await runner.import(TEMPLATES_ID)) as { default: TemplateMap }).default
+}
+
+/**
+ * The version of a Vite dev server's templates: how many edits it reloaded
+ * browsers for. Read it before a render and give it to `errorOverlayPage`,
+ * so the error page reloads if an edit came before it could hear of it.
+ */
+export function viteTemplatesVersion(vite: ViteDevServer): () => number {
+  const api = vite.config.plugins.find((plugin) => plugin.name === PLUGIN_NAME)?.api as EtaEmbedsPluginApi | undefined
+  if (!api) throw new TypeError(`the Vite server has no ${PLUGIN_NAME} plugin`)
+  return () => api.templatesVersion()
 }
 
 /**
