@@ -171,7 +171,11 @@ describe('configurations that expose secrets', () => {
   ) => resolveConfig(fixtureConfig(root, ...rest), 'build')
 
   it.each([
-    ['', /envPrefix '' would expose WIDGET_API_KEY, CARAMELO_SECRET_TOKEN, SESSION_KEYS to client code/],
+    [
+      '',
+      /envPrefix '' would expose WIDGET_API_KEY, CARAMELO_SECRET_TOKEN, RAI_ACCESS_KEY, SESSION_KEYS to client code/,
+    ],
+    ['RAI_', /envPrefix 'RAI_' would expose RAI_ACCESS_KEY to client code/],
     ['WIDGET_', /envPrefix 'WIDGET_' would expose WIDGET_API_KEY to client code; use a prefix such as 'VITE_'/],
     [['VITE_', 'CARAMELO_'], /envPrefix 'CARAMELO_' would expose CARAMELO_SECRET_TOKEN to client code/],
     ['SESSION', /envPrefix 'SESSION' would expose SESSION_KEYS to client code/],
