@@ -40,3 +40,27 @@ for (const [name, page] of pages) {
   const size = (rewrite(page).length / 1e6).toFixed(1)
   console.log(`| ${name} | ${ms.toFixed(2)} ms | ${(ms / base).toFixed(2)}× | ${size} MB |`)
 }
+
+// The pattern this replaced, `/<head\b[^>]*>/i`, on the first shape cut to a
+// few sizes: one run each (it is quadratic, so a 1 MB page would take
+// minutes), against the linear search now in `withBaseAndNonce`.
+const OLD_HEAD = /<head\b[^>]*>/i
+const NEW_HEAD = /<head(?=[\s/>])/i
+const manyHeads = HOSTILE_PAGES[0]?.[1] ?? ''
+const once = (run: () => void): number => {
+  const started = performance.now()
+  run()
+  return performance.now() - started
+}
+console.log(`\n### \`<head\` search on "${HOSTILE_PAGES[0]?.[0] ?? ''}", cut to size\n`)
+console.log('| size | before: `/<head\\b[^>]*>/i` | now: opening + `indexOf(">")` | ratio |')
+console.log('| --: | --: | --: | --: |')
+for (const kb of [25, 50, 100]) {
+  const page = manyHeads.slice(0, kb * 1000)
+  const before = once(() => OLD_HEAD.exec(page))
+  const now = once(() => {
+    const open = NEW_HEAD.exec(page)
+    if (open) page.indexOf('>', open.index + open[0].length)
+  })
+  console.log(`| ${kb} KB | ${before.toFixed(1)} ms | ${now.toFixed(3)} ms | ${Math.round(before / now)}× |`)
+}
