@@ -80,6 +80,10 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
     CARAMELO_PROJECT_ID: 'e2e-project',
     CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
     METRICS_TOKEN: CANARIES.metricsToken,
+    // No test here is about the deadline but those that set their own: a
+    // working vendor must not fall back because a busy machine made the
+    // first render of a cold server slow.
+    EMBEDS_TIMEOUT_MS: '5000',
     ...options.env,
   }
   const [bin, args] = command(mode)
