@@ -11,6 +11,8 @@ import type { RawData, WebSocket } from 'ws'
 import {
   checkLatency,
   checkPort,
+  checkSecret,
+  checkUrlSafe,
   mediaType,
   notFound,
   recordRequest,
@@ -114,7 +116,6 @@ interface CarameloState {
   authAnswer: StubAnswer | undefined
 }
 
-const URL_SAFE = /^[A-Za-z0-9._~-]+$/
 const IDENTITY_FIELDS = ['external_customer_id', 'name', 'email', 'lang'] as const
 const SDK_PATH = '/sdk/latest/authenticated.js'
 const PUBLIC_SDK_PATH = '/sdk/latest/index.js'
@@ -172,17 +173,9 @@ export async function startCarameloStub(options: CarameloStubOptions): Promise<C
 }
 
 function resolveOptions(options: CarameloStubOptions): ResolvedCarameloStubOptions {
-  // The token is a secret: its message never quotes it.
-  if (typeof options.secretToken !== 'string' || options.secretToken === '')
-    throw new TypeError('options.secretToken must be a non-empty string')
-  if (typeof options.projectId !== 'string' || !URL_SAFE.test(options.projectId)) {
-    throw new TypeError(
-      `options.projectId must be a non-empty string of A-Z a-z 0-9 . _ ~ -, got '${String(options.projectId)}'`,
-    )
-  }
   return {
-    secretToken: options.secretToken,
-    projectId: options.projectId,
+    secretToken: checkSecret('options.secretToken', options.secretToken),
+    projectId: checkUrlSafe('options.projectId', options.projectId),
     host: options.host ?? '127.0.0.1',
     port: checkPort('options.port', options.port ?? 0),
     latencyMs: checkLatency('options.latencyMs', options.latencyMs ?? 0),

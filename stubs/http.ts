@@ -2,7 +2,7 @@
  * Plumbing shared by the local vendor stubs: listening on loopback, recording what arrived,
  * reading bounded bodies, answering, simulated latency, and closing without hanging.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -163,6 +163,36 @@ export function checkLatency(name: string, value: unknown): number {
     throw new RangeError(`${name} must be a non-negative number of milliseconds, got ${String(value)}`)
   }
   return value
+}
+
+/** Throws unless `value` is a non-empty string; the message never quotes it (it is a credential). */
+export function checkSecret(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`)
+  return value
+}
+
+const URL_SAFE = /^[A-Za-z0-9._~-]+$/
+
+/** Throws unless `value` is a non-empty string that goes into a URL path as is. */
+export function checkUrlSafe(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !URL_SAFE.test(value)) {
+    throw new TypeError(`${name} must be a non-empty string of A-Z a-z 0-9 . _ ~ -, got '${String(value)}'`)
+  }
+  return value
+}
+
+/** Throws unless `value` is a positive integer (a token lifetime in seconds, say). */
+export function checkPositiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`)
+  }
+  return value
+}
+
+/** An HS256 key from a stub's `jwtSecret` option: the given text or bytes, else 32 random bytes. */
+export function jwtKey(secret: Uint8Array | string | undefined): Uint8Array {
+  const key = secret ?? randomBytes(32)
+  return typeof key === 'string' ? new TextEncoder().encode(key) : new Uint8Array(key)
 }
 
 /** Throws unless `value` is a usable TCP port (0 picks a free one). */

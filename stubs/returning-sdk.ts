@@ -3,12 +3,16 @@
  * access key pair and `data-*` user identifiers for a 15-minute embed token, the validate API the SDK
  * calls from the browser, and the SDK script that defines the `<rai-…-widget>` elements.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { SignJWT, jwtVerify } from 'jose'
 import {
   checkLatency,
   checkPort,
+  checkPositiveInteger,
+  checkSecret,
+  checkUrlSafe,
+  jwtKey,
   mediaType,
   notFound,
   secretMatches,
@@ -132,7 +136,6 @@ interface ReturningSdkState {
   tokenAnswer: StubAnswer | undefined
 }
 
-const URL_SAFE = /^[A-Za-z0-9._~-]+$/
 /** The vendor's rule for identifier keys, with a length bound so a key is safe to quote in an error. */
 const IDENTIFIER_NAME = /^data-[a-z0-9-]{1,59}$/
 const MAX_IDENTIFIER_VALUE = 256
@@ -179,35 +182,26 @@ export async function startReturningSdkStub(options: ReturningSdkStubOptions): P
 }
 
 function resolveOptions(options: ReturningSdkStubOptions): ResolvedReturningSdkStubOptions {
-  // The access pair is a credential: messages never quote it.
-  if (typeof options.accessId !== 'string' || options.accessId === '')
-    throw new TypeError('options.accessId must be a non-empty string')
-  if (typeof options.accessKey !== 'string' || options.accessKey === '')
-    throw new TypeError('options.accessKey must be a non-empty string')
-  if (typeof options.communityId !== 'string' || !URL_SAFE.test(options.communityId)) {
-    throw new TypeError(
-      `options.communityId must be a non-empty string of A-Z a-z 0-9 . _ ~ -, got '${String(options.communityId)}'`,
-    )
-  }
-  const ttl = options.tokenTtlSeconds ?? 900
-  if (!Number.isInteger(ttl) || ttl <= 0)
-    throw new RangeError(`options.tokenTtlSeconds must be a positive integer, got ${String(ttl)}`)
-  const now = options.now ?? Date.now
-  if (typeof now !== 'function')
-    throw new TypeError('options.now must be a function returning milliseconds since the epoch')
-  const secret = options.jwtSecret ?? randomBytes(32)
   return {
-    accessId: options.accessId,
-    accessKey: options.accessKey,
-    communityId: options.communityId,
+    // The access pair is a credential: messages never quote it.
+    accessId: checkSecret('options.accessId', options.accessId),
+    accessKey: checkSecret('options.accessKey', options.accessKey),
+    communityId: checkUrlSafe('options.communityId', options.communityId),
     host: options.host ?? '127.0.0.1',
     port: checkPort('options.port', options.port ?? 0),
-    jwtSecret: typeof secret === 'string' ? new TextEncoder().encode(secret) : new Uint8Array(secret),
-    tokenTtlSeconds: ttl,
+    jwtSecret: jwtKey(options.jwtSecret),
+    tokenTtlSeconds: checkPositiveInteger('options.tokenTtlSeconds', options.tokenTtlSeconds ?? 900),
     latencyMs: checkLatency('options.latencyMs', options.latencyMs ?? 0),
     identifierNames: checkIdentifierNames(options.identifierNames ?? ['data-email', 'data-user-id']),
-    now,
+    now: checkClock(options.now ?? Date.now),
   }
+}
+
+function checkClock(now: unknown): () => number {
+  if (typeof now !== 'function') {
+    throw new TypeError('options.now must be a function returning milliseconds since the epoch')
+  }
+  return now as () => number
 }
 
 function checkIdentifierNames(names: unknown): ReadonlySet<string> {

@@ -3,12 +3,16 @@
  * user-scoped JWT, the widget document with its `token: ""` placeholder, the widget's script,
  * and the `/api/me` endpoint that script calls with the token.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { SignJWT, jwtVerify } from 'jose'
 import {
   checkLatency,
   checkPort,
+  checkPositiveInteger,
+  checkSecret,
+  checkUrlSafe,
+  jwtKey,
   mediaType,
   notFound,
   secretMatches,
@@ -110,7 +114,6 @@ interface ReturningState {
 /** The widget types the vendor documents. */
 const WIDGET_TYPES: ReadonlySet<string> = new Set(['store', 'channel', 'milestone', 'social', 'currency', 'minigames'])
 const WIDGET_ID = /^[A-Za-z0-9_-]{1,64}$/
-const URL_SAFE = /^[A-Za-z0-9._~-]+$/
 /** Printable ASCII, one `@`, a dot in the domain: strict enough to catch a wrong header value. */
 const EMAIL = /^[\x21-\x3f\x41-\x7e]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/
 const ISSUER = 'returning-stub'
@@ -149,25 +152,13 @@ export async function startReturningStub(options: ReturningStubOptions): Promise
 }
 
 function resolveOptions(options: ReturningStubOptions): ResolvedReturningStubOptions {
-  // The key is a secret: its message never quotes it.
-  if (typeof options.apiKey !== 'string' || options.apiKey === '')
-    throw new TypeError('options.apiKey must be a non-empty string')
-  if (typeof options.communityId !== 'string' || !URL_SAFE.test(options.communityId)) {
-    throw new TypeError(
-      `options.communityId must be a non-empty string of A-Z a-z 0-9 . _ ~ -, got '${String(options.communityId)}'`,
-    )
-  }
-  const ttl = options.tokenTtlSeconds ?? 300
-  if (!Number.isInteger(ttl) || ttl <= 0)
-    throw new RangeError(`options.tokenTtlSeconds must be a positive integer, got ${String(ttl)}`)
-  const secret = options.jwtSecret ?? randomBytes(32)
   return {
-    apiKey: options.apiKey,
-    communityId: options.communityId,
+    apiKey: checkSecret('options.apiKey', options.apiKey),
+    communityId: checkUrlSafe('options.communityId', options.communityId),
     host: options.host ?? '127.0.0.1',
     port: checkPort('options.port', options.port ?? 0),
-    jwtSecret: typeof secret === 'string' ? new TextEncoder().encode(secret) : new Uint8Array(secret),
-    tokenTtlSeconds: ttl,
+    jwtSecret: jwtKey(options.jwtSecret),
+    tokenTtlSeconds: checkPositiveInteger('options.tokenTtlSeconds', options.tokenTtlSeconds ?? 300),
     latencyMs: checkLatency('options.latencyMs', options.latencyMs ?? 0),
     widgetPageCacheControl: options.widgetPageCacheControl,
   }
