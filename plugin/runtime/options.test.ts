@@ -64,6 +64,8 @@ describe('resolveOptions', () => {
     [{ timeoutMs: 1.5 }, 'options.timeoutMs must be a positive integer, got 1.5'],
     [{ timeoutMs: Number.NaN }, 'options.timeoutMs must be a positive integer, got NaN'],
     [{ maxResponseBytes: 0 }, 'options.maxResponseBytes must be a positive integer, got 0'],
+    [{ lazyRateLimit: { requests: 0 } }, 'options.lazyRateLimit.requests must be a positive integer, got 0'],
+    [{ lazyRateLimit: { perMs: 500 } }, 'options.lazyRateLimit.perMs must be an integer of at least 1000, got 500'],
     [{ returning: { ...TEST_VENDORS.returning, apiKey: '' } }, 'options.returning.apiKey is required'],
     [{ returning: { ...TEST_VENDORS.returning, communityId: '' } }, 'options.returning.communityId is required'],
     [

@@ -209,6 +209,17 @@ function signingKeys(value: string[] | undefined): Buffer[] | undefined {
   })
 }
 
+function lazyRateLimit(value: LazyRateLimitOptions | false | undefined): Required<LazyRateLimitOptions> | false {
+  if (value === false) return false
+  const requests = positiveInteger('lazyRateLimit.requests', value?.requests, 60)
+  const perMs = value?.perMs ?? 60_000
+  // The limiter counts in whole seconds.
+  if (!Number.isInteger(perMs) || perMs < 1000) {
+    throw new TypeError(`options.lazyRateLimit.perMs must be an integer of at least 1000, got ${String(value?.perMs)}`)
+  }
+  return { requests, perMs }
+}
+
 /** Fills defaults and validates; throws a `TypeError` naming the bad option. */
 export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 2000)
@@ -225,7 +236,7 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     breaker: options.breaker ?? {},
     now: options.now ?? Date.now,
     lazySigningKeys: signingKeys(options.lazySigningKeys),
-    lazyRateLimit: options.lazyRateLimit ?? {},
+    lazyRateLimit: lazyRateLimit(options.lazyRateLimit),
   })
   return {
     returning: resolveReturning(options.returning),

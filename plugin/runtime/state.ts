@@ -85,7 +85,8 @@ export interface StateInputs {
   now: () => number
   /** Validated keys; `undefined` makes a random one for this process. */
   lazySigningKeys: Buffer[] | undefined
-  lazyRateLimit: LazyRateLimitOptions | false
+  /** Validated, defaults filled. */
+  lazyRateLimit: Required<LazyRateLimitOptions> | false
 }
 
 export function createState(inputs: StateInputs): RuntimeState {
@@ -125,15 +126,7 @@ export function createState(inputs: StateInputs): RuntimeState {
   }
 }
 
-function lazyLimiter(options: LazyRateLimitOptions): RateLimiterMemory {
-  const requests = options.requests ?? 60
-  const perMs = options.perMs ?? 60_000
-  if (!Number.isInteger(requests) || requests <= 0) {
-    throw new TypeError(`options.lazyRateLimit.requests must be a positive integer, got ${String(options.requests)}`)
-  }
-  if (!Number.isInteger(perMs) || perMs < 1000) {
-    throw new TypeError(`options.lazyRateLimit.perMs must be an integer of at least 1000, got ${String(options.perMs)}`)
-  }
+function lazyLimiter({ requests, perMs }: Required<LazyRateLimitOptions>): RateLimiterMemory {
   // In memory, per instance: a budget that only bounds one user's pace.
   return new RateLimiterMemory({ points: requests, duration: perMs / 1000 })
 }
