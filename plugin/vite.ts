@@ -10,6 +10,7 @@ import path from 'node:path'
 import {
   isFileLoadingAllowed,
   isRunnableDevEnvironment,
+  type Environment,
   type Plugin,
   type ResolvedConfig,
   type ViteBuilder,
@@ -158,6 +159,12 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
     if (!found) chains.set(environment, (found = new ImportChains()))
     return found
   }
+  /** The absolute folder one environment's build writes to. */
+  const outputFolder = (output: { dir?: string }, environment: Environment): string =>
+    path.resolve(config.root, output.dir ?? environment.config.build.outDir)
+  /** Scans that folder as written, deleting leaking files (see `sweepOutDir`). */
+  const sweepOutput = (output: { dir?: string }, environment: Environment): Promise<string[]> =>
+    sweepOutDir(config.root, outputFolder(output, environment), environment.config.publicDir, needles)
   // Counts the template edits the dev server reloaded browsers for (see dev-protocol.ts).
   let templatesVersion = 0
   const api: EtaEmbedsPluginApi = { templatesVersion: () => templatesVersion }
@@ -282,12 +289,11 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       // After every other plugin has added its files (index.html, CSS, maps).
       order: 'post',
       async handler(outputOptions, bundle, isWrite) {
-        const outDir = path.resolve(config.root, outputOptions.dir ?? this.environment.config.build.outDir)
-        const found = scanBundle(bundle, config.root, outDir, needles)
+        const found = scanBundle(bundle, config.root, outputFolder(outputOptions, this.environment), needles)
         if (!found.length) return
         // The build stops here, but Vite already copied public/ into the
         // output folder: leave nothing leaking there either.
-        if (isWrite) found.push(...(await sweepOutDir(config.root, outDir, this.environment.config.publicDir, needles)))
+        if (isWrite) found.push(...(await sweepOutput(outputOptions, this.environment)))
         this.error(found.join('\n'))
       },
     },
@@ -297,8 +303,7 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
       // time): what they write lands in the output folder too.
       order: 'post',
       async handler(outputOptions) {
-        const outDir = path.resolve(config.root, outputOptions.dir ?? this.environment.config.build.outDir)
-        const found = await sweepOutDir(config.root, outDir, this.environment.config.publicDir, needles)
+        const found = await sweepOutput(outputOptions, this.environment)
         if (found.length) this.error(found.join('\n'))
       },
     },

@@ -9,6 +9,7 @@ import { statSync } from 'node:fs'
 import path from 'node:path'
 import { normalizePath, type Connect } from 'vite'
 import { privateKind, type PrivateDirs } from './private-files.ts'
+import { cleanId } from './server-only.ts'
 
 /** Enough decoding rounds for any real URL; an attacker's deeper nesting just stops being decoded. */
 const MAX_DECODES = 4
@@ -21,7 +22,7 @@ const MAX_DECODES = 4
  */
 export function requestedPaths(base: string, url: string): string[] {
   const forms: string[] = []
-  let current = url.replace(/[?#].*$/s, '')
+  let current = cleanId(url)
   for (let round = 0; round <= MAX_DECODES; round++) {
     forms.push(current.replaceAll('\\', '/'))
     let decoded: string

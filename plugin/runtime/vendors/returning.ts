@@ -174,7 +174,7 @@ export function withBaseAndNonce(page: string, baseHref: string, nonce: string):
  * `[^>]*` from every `<head` of a page without `>`, quadratic in its size.
  * A first `<head` with no `>` after it means no later one has one either.
  */
-function headTagEnd(html: string): number {
+export function headTagEnd(html: string): number {
   const open = HEAD_OPEN.exec(html)
   if (!open) return -1
   const close = html.indexOf('>', open.index + open[0].length)
