@@ -9,29 +9,22 @@ import type { Dispatcher } from 'undici'
 import { CircuitBreaker } from './breaker.ts'
 import { LazyUrlSigner } from './lazy-url.ts'
 import { EmbedsMetrics } from './metrics.ts'
-import { widgetPageDispatcher } from './page-cache.ts'
+import { widgetPageDispatcher, type WidgetPageCacheOptions as PageDispatcherOptions } from './page-cache.ts'
 import { TokenCache } from './token-cache.ts'
 import type { EmbedsLogger } from './options.ts'
 import type { EmbedsUser } from './user.ts'
 
 export type VendorName = 'returning' | 'caramelo'
 
-/** Widget-page cache settings (the page is the same for every user). */
-export interface WidgetPageCacheOptions {
-  /** How long a page is fresh (whatever the vendor's `Cache-Control` says, unless `honorVendorCacheControl`). @default 60000 */
-  ttlMs?: number
-  /**
-   * Let the vendor's `Cache-Control`/`Expires` decide, our TTL applying only
-   * when it sends neither. Off by default: many servers send `no-store` on
-   * every HTML answer, and the widget page is the same for every user.
-   * @default false
-   */
-  honorVendorCacheControl?: boolean
-  /** How long after that a stale page is served while one refresh runs. @default 300000 */
-  staleWhileRevalidateMs?: number
-  /** Pages kept at most (type × id × colour). @default 500 */
-  maxEntries?: number
-}
+/**
+ * Widget-page cache settings (the page is the same for every user): the
+ * options of `widgetPageDispatcher` that users set, documented there once;
+ * the runtime sets the others itself.
+ */
+export type WidgetPageCacheOptions = Pick<
+  PageDispatcherOptions,
+  'ttlMs' | 'honorVendorCacheControl' | 'staleWhileRevalidateMs' | 'maxEntries'
+>
 
 /** Reuse of Returning.AI tokens per verified user, until shortly before they expire. */
 export interface TokenReuseOptions {
