@@ -1,7 +1,9 @@
 /**
  * `vite-plugin-eta-embeds` — the Vite plugin that compiles Eta templates with
- * `<<widget>>` and `<<caramelo>>` directives into server modules.
+ * vendor directives (`<<widget>>`, `<<caramelo>>`, and the app's own) into
+ * server modules.
  */
-export { etaEmbeds, etaEmbeds as default, TEMPLATES_ID, type EtaEmbedsPluginOptions } from './vite.ts'
-export { compileTemplate, type CompileResult, type DirectiveInfo } from './compiler/codegen.ts'
+export { etaEmbeds, etaEmbeds as default, type EmbedsPluginOptions } from './vite.ts'
+export { TEMPLATES_ID } from './template-module.ts'
+export * from './vendors/public.ts'
 export { CompileError, EmbedsError } from './errors.ts'

@@ -16,6 +16,9 @@ import {
   type ViteBuilder,
 } from 'vite'
 import { compileTemplate } from './compiler/codegen.ts'
+import type { AnyVendorAdapter } from './vendors/define.ts'
+import { definitionsOf } from './vendors/registry.ts'
+import { Vocabulary } from './vendors/vocabulary.ts'
 import { ERROR_PAGE_CHECK, PLUGIN_NAME, type ErrorPageCheck, type EtaEmbedsPluginApi } from './dev-protocol.ts'
 import { CompileError, EmbedsError } from './errors.ts'
 import { scanBundle, sweepOutDir } from './guards/build-scan.ts'
@@ -38,7 +41,7 @@ import { absoluteDirs, ImportChains, isServerOnlySource, serverOnlyDirs } from '
 export const TEMPLATES_ID = 'virtual:eta-embeds/templates'
 const RESOLVED_TEMPLATES_ID = `\0${TEMPLATES_ID}`
 
-export interface EtaEmbedsPluginOptions {
+export interface EmbedsPluginOptions {
   /**
    * Folder holding the `.eta` templates, relative to Vite's `root`. Template
    * names (`ctx.render('home')`, `include('partials/nav')`) are paths inside it
@@ -66,7 +69,7 @@ export interface EtaEmbedsPluginOptions {
   secrets?: string[]
   /**
    * More environment variables whose values are secrets, added to
-   * `WIDGET_API_KEY`, `CARAMELO_SECRET_TOKEN`, `RAI_ACCESS_KEY` and `SESSION_KEYS` (each
+   * every vendor adapter's `secretEnvNames` and `SESSION_KEYS` (each
    * comma-separated key). Values are read from `process.env` and from the
    * `.env` files Vite reads for the mode. Their values are scanned for like
    * `secrets`, and an `envPrefix` that any of these names starts with is refused.
@@ -86,6 +89,14 @@ export interface EtaEmbedsPluginOptions {
    * @default ['server']
    */
   serverDirs?: string[]
+  /**
+   * The app's own vendor adapters (`defineVendor(…)`), on top of the
+   * built-in ones: their directives compile, with their attribute rules, and
+   * their `secretEnvNames` are treated as secrets. The runtime needs them too,
+   * configured, in its `vendors` option.
+   * @default []
+   */
+  vendors?: AnyVendorAdapter[]
 }
 
 interface ResolvedPluginOptions {
@@ -94,6 +105,9 @@ interface ResolvedPluginOptions {
   secrets: string[]
   secretEnvNames: string[]
   serverDirs: string[]
+  vocabulary: Vocabulary
+  /** The built-in and the app's adapters' secret environment names. */
+  vendorSecretEnvNames: string[]
 }
 
 /** A folder option that must stay inside the root, without its trailing slash. */
@@ -112,7 +126,7 @@ function stringList(name: string, value: unknown): string[] {
   return value
 }
 
-function resolvePluginOptions(options: EtaEmbedsPluginOptions): ResolvedPluginOptions {
+function resolvePluginOptions(options: EmbedsPluginOptions): ResolvedPluginOptions {
   return {
     templatesDir: folderInRoot('templatesDir', options.templatesDir ?? 'templates'),
     ssrOutDir: options.ssrOutDir ?? 'dist/server',
@@ -121,6 +135,24 @@ function resolvePluginOptions(options: EtaEmbedsPluginOptions): ResolvedPluginOp
     serverDirs: stringList('serverDirs', options.serverDirs ?? ['server']).map((dir) =>
       folderInRoot('serverDirs', dir),
     ),
+    ...vendorVocabulary(options.vendors),
+  }
+}
+
+function vendorVocabulary(vendors: unknown): Pick<ResolvedPluginOptions, 'vocabulary' | 'vendorSecretEnvNames'> {
+  if (vendors !== undefined && !Array.isArray(vendors)) {
+    throw new TypeError('options.vendors must be an array of vendor adapters made with defineVendor()')
+  }
+  const adapters = (vendors ?? []) as AnyVendorAdapter[]
+  adapters.forEach((adapter, i) => {
+    if (typeof adapter?.definition?.embed !== 'function') {
+      throw new TypeError(`options.vendors[${i}] must be a vendor adapter made with defineVendor()`)
+    }
+  })
+  const definitions = definitionsOf(adapters)
+  return {
+    vocabulary: new Vocabulary(definitions),
+    vendorSecretEnvNames: definitions.flatMap((d) => [...(d.secretEnvNames ?? [])]),
   }
 }
 
@@ -140,9 +172,9 @@ async function buildApp(builder: ViteBuilder): Promise<void> {
 }
 
 /** The Vite plugin. Add it to `plugins` in `vite.config.ts`. */
-export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
+export function etaEmbeds(options: EmbedsPluginOptions = {}): Plugin {
   const opts = resolvePluginOptions(options)
-  const secretNames = [...SECRET_ENV_NAMES, ...opts.secretEnvNames]
+  const secretNames = [...new Set([...opts.vendorSecretEnvNames, ...SECRET_ENV_NAMES, ...opts.secretEnvNames])]
   let config: ResolvedConfig
   let needles: Needle[] = []
   let privateDirs: PrivateDirs = { server: [], output: [], virtualIds: [RESOLVED_TEMPLATES_ID] }
@@ -327,6 +359,7 @@ export function etaEmbeds(options: EtaEmbedsPluginOptions = {}): Plugin {
           name,
           importPath: (n) => `/${opts.templatesDir}/${n}.eta`,
           exists: (n) => existsSync(path.join(templatesRoot, `${n}.eta`)),
+          vocabulary: opts.vocabulary,
         })
         return { code: compiled.code, map: null }
       } catch (error) {

@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto'
 import Koa, { type Context, type Middleware } from 'koa'
 import session from 'koa-session'
 import type { Logger } from 'pino'
-import { errorOverlayPage, etaEmbeds, type EmbedsOptions, type TemplateMap } from '../plugin/runtime/index.ts'
+import {
+  embeds as embedsMiddleware,
+  errorOverlayPage,
+  type EmbedsOptions,
+  type TemplateMap,
+} from '../plugin/runtime/index.ts'
 import type { Account, Accounts } from './accounts.ts'
 import type { AssetTags } from './assets.ts'
 import { routes } from './routes.ts'
@@ -97,7 +102,7 @@ export function createApp(options: AppOptions): DemoApp {
     ctx.state.user = options.accounts.byId((ctx.session as Record<string, unknown> | null)?.['uid'])
     await next()
   })
-  const embeds = etaEmbeds({
+  const embeds = embedsMiddleware({
     ...options.embeds,
     templates: options.templates,
     user: (ctx) => ctx.state.user,

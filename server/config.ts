@@ -7,14 +7,9 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import {
-  carameloFromEnv,
-  returningFromEnv,
-  type CarameloOptions,
-  type ReturningOptions,
-  type WidgetPageCacheOptions,
-} from '../plugin/runtime/index.ts'
-import { startCarameloStub, startReturningStub } from '../stubs/index.ts'
+import type { AnyVendorAdapter, ConfiguredVendor } from '../plugin/runtime/index.ts'
+import { BUILTIN_VENDORS } from '../plugin/vendors/registry.ts'
+import { LOCAL_VENDORS } from '../stubs/local.ts'
 import { loadUsersFromEnv } from './accounts.ts'
 
 type Env = Record<string, string | undefined>
@@ -32,15 +27,9 @@ export interface ServerConfig {
    * server refuses it without `DEMO_LOAD_MODE=1`.
    */
   loadUsers: number
-  returning: ReturningOptions
-  caramelo: CarameloOptions
+  /** Every built-in vendor: from its environment variables when its secret is set, else its local stub. */
+  vendors: ConfiguredVendor[]
   timeoutMs: number | undefined
-  /**
-   * `EMBEDS_WIDGET_PAGE_CACHE`: unset caches the widget page for the
-   * runtime's TTL, `vendor` lets the vendor's `Cache-Control` decide (the
-   * hostile-vendor tests swap pages that say `no-store`), `off` never caches.
-   */
-  widgetPageCache: WidgetPageCacheOptions | false
   /** `METRICS_TOKEN` (demo only): the bearer token `/metrics` asks for; unset, there is no `/metrics`. */
   metricsToken: string | undefined
   /** Closes whatever stubs were started. */
@@ -107,14 +96,6 @@ export function sessionKeys(env: Env, log: Logger, dev: boolean): string[] {
   return [randomBytes(32).toString('base64url')]
 }
 
-function widgetPageCache(env: Env): WidgetPageCacheOptions | false {
-  const raw = env['EMBEDS_WIDGET_PAGE_CACHE'] ?? ''
-  if (raw === '') return {}
-  if (raw === 'vendor') return { honorVendorCacheControl: true }
-  if (raw === 'off') return false
-  throw new TypeError(`EMBEDS_WIDGET_PAGE_CACHE must be 'vendor' or 'off' when set, got '${raw}'`)
-}
-
 /**
  * The keys that sign lazy widget URLs, derived from the session keys: every
  * instance that shares `SESSION_KEYS` accepts the frames the others
@@ -144,7 +125,6 @@ export function metricsToken(env: Env, log: Logger): string | undefined {
 export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<ServerConfig> {
   // First: a production server without session keys, or with a bad TRUST_PROXY, must not start anything.
   const keys = sessionKeys(env, log, dev)
-  const pageCache = widgetPageCache(env)
   const proxy = proxyHops(env)
   const metrics = metricsToken(env, log)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
@@ -153,31 +133,12 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     log.warn({ loadUsers }, 'DEMO_LOAD_USERS: load-test accounts with the demo password are enabled (load tests only)')
   }
   const closers: (() => Promise<void>)[] = []
-  let returning = returningFromEnv(env)
-  if (!returning) {
-    const apiKey = randomBytes(24).toString('base64url')
-    const stub = await startReturningStub({ apiKey, communityId: env['WIDGET_COMMUNITY_ID'] || 'demo-community' })
-    closers.push(() => stub.close())
-    returning = {
-      baseUrl: stub.url,
-      apiKey,
-      communityId: env['WIDGET_COMMUNITY_ID'] || 'demo-community',
-      widgetType: 'store',
-      widgetId: env['WIDGET_ID'] || 'demo-store',
-    }
-    log.info({ vendor: 'returning', url: stub.url }, 'WIDGET_API_KEY is unset: Returning.AI is the built-in local stub')
-  }
-  let caramelo = carameloFromEnv(env)
-  if (!caramelo) {
-    const secretToken = randomBytes(24).toString('base64url')
-    const projectId = env['CARAMELO_PROJECT_ID'] || 'demo-project'
-    const stub = await startCarameloStub({ secretToken, projectId })
-    closers.push(() => stub.close())
-    caramelo = { apiUrl: stub.apiUrl, sdkUrl: stub.sdkUrl, projectId, secretToken }
-    log.info(
-      { vendor: 'caramelo', url: stub.apiUrl },
-      'CARAMELO_SECRET_TOKEN is unset: Caramelo AI is the built-in local stub',
-    )
+  const vendors: ConfiguredVendor[] = []
+  try {
+    for (const adapter of BUILTIN_VENDORS) vendors.push(await configureVendor(adapter, env, log, closers))
+  } catch (error) {
+    await Promise.all(closers.map((c) => c()))
+    throw error
   }
   const timeout = env['EMBEDS_TIMEOUT_MS']
   return {
@@ -187,13 +148,39 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     proxy,
     demoPassword: env['DEMO_PASSWORD'] || 'demo-password',
     loadUsers,
-    returning,
-    caramelo,
+    vendors,
     timeoutMs: timeout ? Number(timeout) : undefined,
-    widgetPageCache: pageCache,
     metricsToken: metrics,
     close: async () => {
       await Promise.all(closers.map((c) => c()))
     },
   }
+}
+
+/**
+ * One built-in vendor: real when its secret is set (SPEC), else its local
+ * stub, started here, and the server says so. Either way the adapter reads
+ * the same environment names, so the stub is configured as the vendor would be.
+ */
+async function configureVendor(
+  adapter: AnyVendorAdapter,
+  env: Env,
+  log: Logger,
+  closers: (() => Promise<void>)[],
+): Promise<ConfiguredVendor> {
+  const { definition } = adapter
+  const real = definition.fromEnv?.(env)
+  if (real !== undefined) return adapter(real)
+  const startStub = LOCAL_VENDORS[definition.name]
+  if (!startStub) throw new Error(`internal: the built-in vendor '${definition.name}' has no local stub`)
+  const stub = await startStub(env)
+  closers.push(() => stub.close())
+  const options = definition.fromEnv?.({ ...env, ...stub.env })
+  if (options === undefined) throw new Error(`internal: the local stub of '${definition.name}' did not configure it`)
+  const secret = definition.secretEnvNames?.[0] ?? 'its secret'
+  log.info(
+    { vendor: definition.name, url: stub.url },
+    `${secret} is unset: ${definition.title} is the built-in local stub`,
+  )
+  return adapter(options)
 }

@@ -119,10 +119,8 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
     proxy: config.proxy,
     metricsToken: config.metricsToken,
     embeds: {
-      returning: config.returning,
-      caramelo: config.caramelo,
+      vendors: config.vendors,
       timeoutMs: config.timeoutMs,
-      widgetPageCache: config.widgetPageCache,
       lazySigningKeys: lazySigningKeys(config.sessionKeys),
       logger,
     },

@@ -13,7 +13,9 @@
  */
 import vm from 'node:vm'
 import { Eta, EtaParseError } from 'eta/core'
-import type { DirectiveName } from '../directives.ts'
+import { HOST_OPTION, type DirectiveInfo, type TemplateMeta } from '../template-module.ts'
+import { BUILTIN_VOCABULARY } from '../vendors/registry.ts'
+import type { Vocabulary } from '../vendors/vocabulary.ts'
 import { compileError, LineMap } from './location.ts'
 import { parse, type Directive, type Segment } from './parse.ts'
 import { findReferences, unconditionalDirectives, type Reference } from './references.ts'
@@ -33,16 +35,11 @@ export interface CompileOptions {
   importPath?: (name: string) => string
   /** Whether a template of that canonical name exists; a named one that does not is a compile error. */
   exists?: (name: string) => boolean
+  /** The directives known, from the vendor adapters. @default the built-in adapters' */
+  vocabulary?: Vocabulary
 }
 
-/** What the runtime learns about each directive of a compiled template. */
-export interface DirectiveInfo {
-  name: DirectiveName
-  /** Literal attribute values, already validated. */
-  attributes: Record<string, string>
-  /** `file:line:column` of the directive, for render-time errors. */
-  loc: string
-}
+export type { DirectiveInfo }
 
 export interface CompileResult {
   /** The ES module source. */
@@ -66,10 +63,11 @@ const TAG_LINE = /^__eta\.line=\d+$/
 
 /** Compiles one template. `file` is the path shown in errors (relative to the project root). */
 export function compileTemplate(source: string, file: string, options: CompileOptions = {}): CompileResult {
-  const segments = parse(source, file)
+  const vocabulary = options.vocabulary ?? BUILTIN_VOCABULARY
+  const segments = parse(source, file, vocabulary)
   const directives = segments.filter((s): s is Directive => s.kind === 'directive')
   const map = new LineMap(source)
-  checkSingleChatbot(directives, map, file)
+  checkOnePerPage(directives, vocabulary, map, file)
   const references = findReferences(segments, options.name ?? file.replace(/\.eta$/, ''))
   checkReferences(references, options, map, file)
   const isAsync = segments.some((s) => s.kind === 'eta' && /\bawait\b/.test(s.text))
@@ -87,19 +85,16 @@ export function compileTemplate(source: string, file: string, options: CompileOp
   return { code, directives: infos, async: isAsync }
 }
 
-/** SPEC: at most one chatbot per page, so a second one in the same file is certainly wrong. */
-function checkSingleChatbot(directives: Directive[], map: LineMap, file: string): void {
-  const chatbots = directives.filter((d) => d.name === 'caramelo')
-  const second = chatbots[1]
-  if (second) {
-    throw compileError(
-      'ERR_DIRECTIVE_DUPLICATE',
-      'second <<caramelo>> in one template',
-      map,
-      file,
-      second.start,
-      'a page can hold at most one chatbot',
-    )
+/** A directive allowed once per page (the chatbot) twice in the same file is certainly wrong. */
+function checkOnePerPage(directives: Directive[], vocabulary: Vocabulary, map: LineMap, file: string): void {
+  const seen = new Set<string>()
+  for (const d of directives) {
+    const once = vocabulary.get(d.name)?.onePerPage
+    if (!once) continue
+    if (seen.has(d.name)) {
+      throw compileError('ERR_DIRECTIVE_DUPLICATE', `second <<${d.name}>> in one template`, map, file, d.start, once)
+    }
+    seen.add(d.name)
   }
 }
 
@@ -150,7 +145,7 @@ function withDirectiveCalls(body: string, directives: Directive[]): string {
   return body.replace(MARK, (_match, index: string) => {
     const d = directives[Number(index)]
     if (!d) throw new Error(`internal: no directive #${index}`)
-    return `'+__embeds.embed(__directives[${index}], ${dynamicAttributes(d)}, it)+'`
+    return `'+__host.embed(__directives[${index}], ${dynamicAttributes(d)}, it)+'`
   })
 }
 
@@ -291,9 +286,10 @@ function moduleCode(parts: ModuleParts): string {
   const { file, infos, isAsync, references, prefetch, importPath } = parts
   const includes = [...new Set(references.filter((r) => r.kind === 'include' && r.unconditional).map((r) => r.name))]
   const guard = infos.length
-    ? `const __embeds = options && options.__embeds;\n` +
-      `if (!__embeds) throw new Error(${JSON.stringify(`${file} uses directives: render it through the vite-plugin-eta-embeds runtime`)});\n`
+    ? `const __host = options && options[${JSON.stringify(HOST_OPTION)}];\n` +
+      `if (!__host) throw new Error(${JSON.stringify(`${file} uses directives: render it through the vite-plugin-eta-embeds runtime`)});\n`
     : ''
+  const meta: TemplateMeta = { file, async: isAsync, directives: infos.map((d) => d.name), prefetch, includes }
   const names = [...new Set(references.map((r) => r.name))]
   const imports = importPath ? names.map((n, i) => `import * as __t${i} from ${JSON.stringify(importPath(n))};`) : []
   const aliases = Object.fromEntries(references.map((r) => [r.written, r.name]))
@@ -309,7 +305,7 @@ function moduleCode(parts: ModuleParts): string {
     `const __names = ${JSON.stringify(aliases)};`,
     `const __name = (n) => (typeof n === 'string' && Object.hasOwn(__names, n) ? __names[n] : n);`,
     `export const directives = __directives;`,
-    `export const meta = ${JSON.stringify({ file, async: isAsync, directives: infos.map((d) => d.name), prefetch, includes })};`,
+    `export const meta = ${JSON.stringify(meta)};`,
     `export const dependencies = {${importPath ? names.map((n, i) => `${JSON.stringify(n)}: __t${i}`).join(', ') : ''}};`,
     `export default ${isAsync ? 'async ' : ''}function template(it, options) {`,
     guard + body,

@@ -5,8 +5,9 @@
  * (`<% a << b %>`) nor inside an inline `<script>` element, where `<<` is
  * JavaScript's shift operator. `\<<` writes a literal `<<`.
  */
-import { attributeNames, checkAttribute, isDirectiveName, type DirectiveName } from '../directives.ts'
 import type { CompileError, CompileErrorCode } from '../errors.ts'
+import { BUILTIN_VOCABULARY } from '../vendors/registry.ts'
+import type { Vocabulary } from '../vendors/vocabulary.ts'
 import { compileError, LineMap } from './location.ts'
 
 /** A directive attribute's value: a literal string, or JavaScript evaluated at render time. */
@@ -21,7 +22,7 @@ export interface Attribute {
 
 export interface Directive {
   kind: 'directive'
-  name: DirectiveName
+  name: string
   attributes: Attribute[]
   /** Offsets of `<<` and just past `>>`. */
   start: number
@@ -35,9 +36,12 @@ const NAME = /[A-Za-z][A-Za-z0-9_-]*/y
 const SCRIPT_OPEN = /<script(?=[\s>/])/iy
 const SCRIPT_CLOSE = /<\/script(?=[\s>/])/iy
 
-/** Parses `source` (the template file `file`) into segments; throws a located `CompileError`. */
-export function parse(source: string, file: string): Segment[] {
-  return new Parser(source, file).run()
+/**
+ * Parses `source` (the template file `file`) into segments; throws a located
+ * `CompileError`. Directives and their rules come from `vocabulary`.
+ */
+export function parse(source: string, file: string, vocabulary: Vocabulary = BUILTIN_VOCABULARY): Segment[] {
+  return new Parser(source, file, vocabulary).run()
 }
 
 class Parser {
@@ -50,6 +54,7 @@ class Parser {
   constructor(
     private readonly src: string,
     private readonly file: string,
+    private readonly vocabulary: Vocabulary,
   ) {
     this.map = new LineMap(src)
   }
@@ -128,20 +133,54 @@ class Parser {
   private directive(): void {
     const start = this.pos
     const name = this.readName(start + 2) ?? ''
-    if (!isDirectiveName(name)) {
+    if (!this.vocabulary.get(name)) {
       throw this.fail(
         'ERR_DIRECTIVE_UNKNOWN',
         `unknown directive '<<${name}>>'`,
         start + 2,
-        "known: widget, caramelo; write '\\<<' for a literal '<<'",
+        `known: ${this.vocabulary.names().join(', ')}; write '\\<<' for a literal '<<'`,
       )
     }
     this.pos = start + 2 + name.length
     const attributes: Attribute[] = []
     while (!this.atDirectiveEnd(start, name)) attributes.push(this.attribute(name, attributes))
+    this.checkFlow(name, attributes)
     this.pos += 2
     this.flushText()
     this.segments.push({ kind: 'directive', name, attributes, start, end: this.pos })
+  }
+
+  /**
+   * With a literal `flow`, every attribute must be one that flow takes, and
+   * each literal value must meet that flow's rule (without one, the flow is
+   * chosen at render time, and checked then).
+   */
+  private checkFlow(directive: string, attributes: Attribute[]): void {
+    const flow = attributes.find((a) => a.name === 'flow')
+    if (flow?.value.kind !== 'literal') return
+    const flowName = flow.value.value
+    for (const a of attributes) {
+      if (a === flow) continue
+      const untaken = this.vocabulary.untaken(directive, a.name, flowName)
+      if (untaken) {
+        throw this.fail(
+          'ERR_ATTRIBUTE_UNKNOWN',
+          `unknown attribute '${a.name}' on <<${directive} flow="${flowName}">>`,
+          a.offset,
+          untaken,
+        )
+      }
+      if (a.value.kind !== 'literal') continue
+      const problem = this.vocabulary.check(directive, a.name, a.value.value, flowName)
+      if (problem) {
+        throw this.fail(
+          'ERR_ATTRIBUTE_VALUE',
+          `bad value ${JSON.stringify(a.value.value)} for '${a.name}' on <<${directive} flow="${flowName}">>`,
+          a.offset + a.name.length + 2,
+          problem,
+        )
+      }
+    }
   }
 
   /** Skips white space; true at `>>`, a located error at anything that cannot continue the directive. */
@@ -167,11 +206,11 @@ class Parser {
     return false
   }
 
-  private attribute(directive: DirectiveName, seen: Attribute[]): Attribute {
+  private attribute(directive: string, seen: Attribute[]): Attribute {
     const offset = this.pos
     const name = this.readName(offset) ?? ''
     this.pos += name.length
-    const known = attributeNames(directive)
+    const known = this.vocabulary.attributeNames(directive)
     if (!known.includes(name)) {
       throw this.fail(
         'ERR_ATTRIBUTE_UNKNOWN',
@@ -196,14 +235,14 @@ class Parser {
     return { name, value, offset }
   }
 
-  private attributeValue(directive: DirectiveName, name: string): AttributeValue {
+  private attributeValue(directive: string, name: string): AttributeValue {
     const at = this.pos
     const open = this.src[at]
     if (open === '"' || open === "'") {
       const close = this.src.indexOf(open, at + 1)
       if (close === -1) throw this.fail('ERR_DIRECTIVE_UNCLOSED', `unclosed value of '${name}' on <<${directive}>>`, at)
       const value = this.src.slice(at + 1, close)
-      const problem = checkAttribute(directive, name, value)
+      const problem = this.vocabulary.check(directive, name, value)
       if (problem) {
         throw this.fail(
           'ERR_ATTRIBUTE_VALUE',
@@ -225,7 +264,7 @@ class Parser {
   }
 
   /** Reads `{ … }` with balanced braces, strings skipped; returns the code between the braces. */
-  private expression(directive: DirectiveName, name: string): string {
+  private expression(directive: string, name: string): string {
     const open = this.pos
     let depth = 0
     let i = open

@@ -7,14 +7,16 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseEnv } from 'node:util'
 import { loadEnv } from 'vite'
+import { definitionsOf } from '../vendors/registry.ts'
 
 type Env = Record<string, string | undefined>
 
-/** The SPEC's secret environment names. */
+/**
+ * The secret environment names every app has: the built-in vendors' (each
+ * adapter declares its own) and the session keys.
+ */
 export const SECRET_ENV_NAMES: readonly string[] = [
-  'WIDGET_API_KEY',
-  'CARAMELO_SECRET_TOKEN',
-  'RAI_ACCESS_KEY',
+  ...definitionsOf().flatMap((d) => d.secretEnvNames ?? []),
   'SESSION_KEYS',
 ]
 

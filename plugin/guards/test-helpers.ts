@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createBuilder, mergeConfig, type InlineConfig } from 'vite'
-import { etaEmbeds, type EtaEmbedsPluginOptions } from '../vite.ts'
+import { etaEmbeds, type EmbedsPluginOptions } from '../vite.ts'
 
 /** This checkout's root: the package's own runtime and stubs live under it. */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -54,7 +54,7 @@ export function removeFixture(root: string): Promise<void> {
 /** The inline config the tests start from: no config file, quiet, the client entry. */
 export function fixtureConfig(
   root: string,
-  options: EtaEmbedsPluginOptions = {},
+  options: EmbedsPluginOptions = {},
   config: InlineConfig = {},
 ): InlineConfig {
   const base: InlineConfig = {
@@ -72,7 +72,7 @@ export function fixtureConfig(
 /** `vite build` of the fixture: the client, then the SSR templates (the plugin's app builder). */
 export async function buildFixture(
   root: string,
-  options: EtaEmbedsPluginOptions = {},
+  options: EmbedsPluginOptions = {},
   config: InlineConfig = {},
 ): Promise<void> {
   const builder = await createBuilder(fixtureConfig(root, options, config))

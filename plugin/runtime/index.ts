@@ -1,21 +1,18 @@
 /**
- * `vite-plugin-eta-embeds/runtime` — what a Koa server uses at request time.
- * Compiled templates only ever talk to the object this runtime passes them.
+ * `vite-plugin-eta-embeds/runtime` — what a Koa server uses at request time:
+ * the middleware, the vendors it can call, and where compiled templates come from.
  */
-export { etaEmbeds, type EmbedsMiddleware, type KoaEmbedsOptions } from './koa.ts'
+export { embeds, type EmbedsMiddleware, type EmbedsMiddlewareOptions } from './koa/middleware.ts'
+export type { MetricsRouteOptions } from './koa/metrics-route.ts'
+export type { BreakerOptions, EmbedsLogger, EmbedsOptions, LazyRateLimitOptions } from './options.ts'
 export type { EmbedsMetrics, EmbedsMetricsSnapshot } from './metrics.ts'
-export type { BreakerOptions, TokenReuseOptions, WidgetPageCacheOptions } from './state.ts'
-export { renderPage, type PageContext, type TemplateMap, type TemplateModule } from './render.ts'
-export {
-  resolveOptions,
-  type CarameloOptions,
-  type EmbedsLogger,
-  type EmbedsOptions,
-  type ResolvedEmbedsOptions,
-  type ReturningOptions,
-} from './options.ts'
-export { carameloFromEnv, returningFromEnv } from './env.ts'
-export { builtTemplates, viteTemplates, viteTemplatesVersion } from './templates.ts'
-export { errorOverlayPage } from './dev-errors.ts'
-export type { EmbedsUser } from './user.ts'
+export { builtTemplates, viteTemplates, viteTemplatesVersion } from './koa/templates.ts'
+export { errorOverlayPage } from './koa/dev-errors.ts'
+export { returningProxy, type PageCacheOptions, type ReturningProxyOptions } from '../vendors/returning/proxy.ts'
+export { returningSdk, type ReturningSdkOptions } from '../vendors/returning/sdk.ts'
+export type { TokenReuseOptions } from '../vendors/returning/widget.ts'
+export { caramelo, type CarameloOptions } from '../vendors/caramelo/index.ts'
+export { vendorsFromEnv } from '../vendors/env.ts'
+export * from '../vendors/public.ts'
+export type { TemplateMap, TemplateModule } from '../template-module.ts'
 export { CompileError, EmbedsError, RenderError, VendorError } from '../errors.ts'

@@ -7,12 +7,11 @@
  * Labels only ever carry vendor names, error codes, cache kinds and breaker
  * states: never a user, a URL or a token.
  */
-import type { BreakerState } from './breaker.ts'
+import type { BreakerState } from './vendors/breaker.ts'
 
-/** What a cache lookup was for: the shared widget page, or a user's sign-in token. */
-export type CacheKind = 'widget_page' | 'widget_token'
+/** What a cache lookup was for (`widget_page`): the kinds the vendor adapters declare. */
+export type CacheKind = string
 
-const CACHE_KINDS: readonly CacheKind[] = ['widget_page', 'widget_token']
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open']
 
 /** The counters at one moment, as plain JSON. */
@@ -38,9 +37,15 @@ export interface EmbedsMetricsSnapshot {
 export class EmbedsMetrics {
   private readonly calls = new Map<string, number>()
   private readonly failures = new Map<string, Map<string, number>>()
-  private readonly lookups = new Map<CacheKind, number>(CACHE_KINDS.map((kind) => [kind, 0]))
-  private readonly misses = new Map<CacheKind, number>(CACHE_KINDS.map((kind) => [kind, 0]))
+  private readonly lookups: Map<CacheKind, number>
+  private readonly misses: Map<CacheKind, number>
   private readonly breakers = new Map<string, BreakerState>()
+
+  /** `cacheKinds` are shown, at 0, before their first lookup. */
+  constructor(cacheKinds: readonly CacheKind[] = []) {
+    this.lookups = new Map(cacheKinds.map((kind) => [kind, 0]))
+    this.misses = new Map(cacheKinds.map((kind) => [kind, 0]))
+  }
 
   /** Counts one call to `vendor` (made, not refused by a breaker). */
   call(vendor: string): void {
@@ -70,7 +75,10 @@ export class EmbedsMetrics {
 
   private get hits(): Map<CacheKind, number> {
     return new Map(
-      CACHE_KINDS.map((kind) => [kind, Math.max(0, (this.lookups.get(kind) ?? 0) - (this.misses.get(kind) ?? 0))]),
+      [...this.lookups.keys()].map((kind) => [
+        kind,
+        Math.max(0, (this.lookups.get(kind) ?? 0) - (this.misses.get(kind) ?? 0)),
+      ]),
     )
   }
 

@@ -1,19 +1,14 @@
 /**
  * Runtime options, typed twice (STYLE rule 3): `EmbedsOptions` is what users
- * write, `ResolvedEmbedsOptions` is what the code reads, with defaults filled
- * in exactly once by `resolveOptions()`.
+ * write, `ResolvedEmbedsOptions` what the code reads, with defaults filled in
+ * exactly once by `resolveOptions()`. Resolving checks and fills; it creates
+ * nothing — `createRuntime()` (runtime.ts) makes the pools, the logger, the
+ * caches and the breakers, and closes them.
  */
-import { Agent, type Dispatcher } from 'undici'
-import { pino } from 'pino'
-import { WIDGET_TYPES, type WidgetType } from '../directives.ts'
-import {
-  createState,
-  type BreakerOptions,
-  type LazyRateLimitOptions,
-  type RuntimeState,
-  type TokenReuseOptions,
-  type WidgetPageCacheOptions,
-} from './state.ts'
+import type { Dispatcher } from 'undici'
+import type { AnyVendorDefinition, ConfiguredVendor } from '../vendors/define.ts'
+import { integer, optionsObject, urlPath } from './check.ts'
+import { resolveBreakerOptions } from './vendors/breaker.ts'
 
 /** The logger calls the runtime makes; a pino logger fits, and so does any object with these methods. */
 export interface EmbedsLogger {
@@ -21,41 +16,31 @@ export interface EmbedsLogger {
   info(fields: Record<string, unknown>, message: string): void
 }
 
-/** Returning.AI, server-side proxy flow. */
-export interface ReturningOptions {
-  /** @default 'https://prod-widgets.returning.ai' */
-  baseUrl?: string
-  /** Sent as `returningai-api-key`; never leaves the server. */
-  apiKey: string
-  /** The community whose users sign in. */
-  communityId: string
-  /** Used when `<<widget>>` has no `type`. @default 'store' */
-  widgetType?: WidgetType
-  /** Used when `<<widget>>` has no `id`. */
-  widgetId?: string
+/** Per-vendor circuit breaker settings. */
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker. @default 5 */
+  failureThreshold?: number
+  /** How long an open breaker refuses calls before one probe, in milliseconds. @default 30000 */
+  cooldownMs?: number
 }
 
-/** Caramelo AI, authenticated (server-to-server) flow. */
-export interface CarameloOptions {
-  /** @default 'https://api.carameloai.com' */
-  apiUrl?: string
-  /** The authenticated SDK script. @default 'https://static.carameloai.com/sdk/latest/authenticated.js' */
-  sdkUrl?: string
-  /** Used when `<<caramelo>>` has no `project`. */
-  projectId?: string
-  /** Sent as `secret_token`; never leaves the server. */
-  secretToken: string
+/** A per-user budget on the lazy route. */
+export interface LazyRateLimitOptions {
+  /** Frames one user may load per window. @default 60 */
+  requests?: number
+  /** The window, in milliseconds (whole seconds). @default 60000 */
+  perMs?: number
 }
 
 export interface EmbedsOptions {
-  /** Omit to leave `<<widget>>` unconfigured (rendering one is then an error). */
-  returning?: ReturningOptions
-  /** Omit to leave `<<caramelo>>` unconfigured (rendering one is then an error). */
-  caramelo?: CarameloOptions
   /**
-   * Deadline for everything one directive does (all its vendor calls).
-   * @default 2000
+   * The vendors this app uses, each an adapter called with its options:
+   * `[returningProxy({ … }), caramelo({ … })]`, or `vendorsFromEnv(process.env)`.
+   * A directive whose vendor is missing here fails the render with a clear error.
+   * @default []
    */
+  vendors?: readonly ConfiguredVendor[]
+  /** Deadline for everything one directive does (all its vendor calls), in milliseconds. @default 2000 */
   timeoutMs?: number
   /** Largest vendor answer read, in bytes. @default 1048576 */
   maxResponseBytes?: number
@@ -70,138 +55,90 @@ export interface EmbedsOptions {
    */
   lazyPath?: string
   /**
-   * Keys that sign the URLs of lazy widget frames (an HMAC over type, id,
-   * colour and fallback), so the lazy route serves only frames the app's own
-   * templates rendered. The first key signs, all verify: rotate by putting a
-   * new key first. Several instances behind one load balancer need the same
+   * Keys that sign the URLs of lazy frames (an HMAC over the vendor and the
+   * directive's attributes), so the lazy route serves only frames the app's
+   * own templates rendered. The first key signs, all verify: rotate by putting
+   * a new key first. Several instances behind one load balancer need the same
    * keys; at least 16 characters each.
    * @default a random key for this process
    */
-  lazySigningKeys?: string[]
+  lazySigningKeys?: readonly string[]
   /**
-   * How many lazy widget frames one user may load per window; past it the
-   * route answers 429 with `Retry-After` and calls no vendor. `false` turns
-   * it off.
+   * How many lazy frames one user may load per window; past it the route
+   * answers 429 with `Retry-After` and calls no vendor. `false` turns it off.
    * @default { requests: 60, perMs: 60000 }
    */
   lazyRateLimit?: LazyRateLimitOptions | false
-  /**
-   * Cache of the widget page, which is the same for every user (tokens are
-   * put in per render). Kept for our TTL whatever the vendor's `Cache-Control`
-   * says, unless `honorVendorCacheControl` is set. `false` fetches it on every
-   * render. @default {}
-   */
-  widgetPageCache?: WidgetPageCacheOptions | false
-  /**
-   * Reuse a user's Returning.AI token until shortly before its `exp`, instead
-   * of signing in on every render. Caramelo tokens are single-use and never
-   * reused. @default false
-   */
-  reuseWidgetTokens?: TokenReuseOptions | boolean
   /** Per-vendor circuit breaker; `false` turns it off. @default {} */
   breaker?: BreakerOptions | false
-  /** Clock (milliseconds) for the breaker and the token cache. @default Date.now */
+  /** Clock (milliseconds) for the breakers and the token caches. @default Date.now */
   now?: () => number
 }
 
+/** One configured vendor, its options checked. */
+export interface ResolvedVendor {
+  definition: AnyVendorDefinition
+  config: unknown
+}
+
 export interface ResolvedEmbedsOptions {
-  returning:
-    (Required<Omit<ReturningOptions, 'widgetId'>> & { widgetId: string | undefined; origin: string }) | undefined
-  caramelo: (Required<Omit<CarameloOptions, 'projectId'>> & { projectId: string | undefined }) | undefined
+  vendors: ResolvedVendor[]
   timeoutMs: number
   maxResponseBytes: number
-  dispatcher: Dispatcher
-  logger: EmbedsLogger
+  /** Unset: the runtime makes (and closes) its own pool. */
+  dispatcher: Dispatcher | undefined
+  /** Unset: the runtime makes a pino logger. */
+  logger: EmbedsLogger | undefined
   lazyPath: string
-  /** Caches, breakers and counters, shared by every render of this runtime. */
-  state: RuntimeState
+  lazySigningKeys: Buffer[] | undefined
+  lazyRateLimit: Required<LazyRateLimitOptions> | false
+  breaker: Required<BreakerOptions> | false
+  now: () => number
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0)
-    throw new TypeError(`options.${name} must be a positive integer, got ${String(value)}`)
-  return v
-}
-
-function httpUrl(name: string, value: string): string {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new TypeError(`options.${name} must be an absolute http(s) URL, got '${withoutUserInfo(value)}'`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`options.${name} must be an http(s) URL, got '${withoutUserInfo(value)}'`)
-  }
-  // A vendor URL reaches browsers (`<base href>`, a script's `src`), so
-  // credentials in it would be served to every user: refuse, never strip
-  // silently (the vendor would then answer 401 with no clue why).
-  if (url.username || url.password) {
-    throw new TypeError(
-      `options.${name} must not contain a user name or password, got '${withoutUserInfo(value)}' ` +
-        '(vendor URLs are sent to browsers; pass credentials in the vendor options instead)',
-    )
-  }
-  return url.href.replace(/\/+$/, '')
-}
-
-/** `value` with anything before an `@` in its authority masked: error messages never repeat a password. */
-function withoutUserInfo(value: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? ''
-  const rest = value.slice(scheme.length)
-  const authorityEnd = rest.search(/[/?#]/)
-  const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd)
-  const at = authority.lastIndexOf('@')
-  return at === -1 ? value : `${scheme}***${rest.slice(at)}`
-}
-
-function required(name: string, value: string | undefined): string {
-  if (!value) throw new TypeError(`options.${name} is required`)
-  return value
-}
-
-function resolveReturning(o: ReturningOptions | undefined): ResolvedEmbedsOptions['returning'] {
-  if (!o) return undefined
-  const baseUrl = httpUrl('returning.baseUrl', o.baseUrl ?? 'https://prod-widgets.returning.ai')
-  const widgetType = o.widgetType ?? 'store'
-  if (!WIDGET_TYPES.includes(widgetType)) {
-    throw new TypeError(`options.returning.widgetType must be one of ${WIDGET_TYPES.join(', ')}, got '${widgetType}'`)
-  }
+/** Checks and fills defaults. Pure: creates nothing. Throws a `TypeError` naming the option by its full path. */
+export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
+  const breaker = options.breaker === false ? false : (optionsObject('options.breaker', options.breaker) ?? {})
   return {
-    baseUrl,
-    origin: new URL(baseUrl).origin,
-    apiKey: required('returning.apiKey', o.apiKey),
-    communityId: required('returning.communityId', o.communityId),
-    widgetType,
-    widgetId: o.widgetId || undefined,
+    vendors: resolveVendors(options.vendors),
+    timeoutMs: integer('options.timeoutMs', options.timeoutMs, 2000),
+    maxResponseBytes: integer('options.maxResponseBytes', options.maxResponseBytes, 1024 * 1024),
+    dispatcher: options.dispatcher,
+    logger: options.logger,
+    lazyPath: urlPath('options.lazyPath', options.lazyPath ?? '/_embeds/widget', '/_embeds/widget'),
+    lazySigningKeys: signingKeys(options.lazySigningKeys),
+    lazyRateLimit: lazyRateLimit(options.lazyRateLimit),
+    breaker: breaker && {
+      failureThreshold: resolveBreakerOptions(breaker, 'options.breaker').failureThreshold,
+      cooldownMs: resolveBreakerOptions(breaker, 'options.breaker').cooldownMs,
+    },
+    now: options.now ?? Date.now,
   }
 }
 
-function resolveCaramelo(o: CarameloOptions | undefined): ResolvedEmbedsOptions['caramelo'] {
-  if (!o) return undefined
-  return {
-    apiUrl: httpUrl('caramelo.apiUrl', o.apiUrl ?? 'https://api.carameloai.com'),
-    sdkUrl: httpUrl('caramelo.sdkUrl', o.sdkUrl ?? 'https://static.carameloai.com/sdk/latest/authenticated.js'),
-    projectId: o.projectId || undefined,
-    secretToken: required('caramelo.secretToken', o.secretToken),
-  }
+function resolveVendors(vendors: readonly ConfiguredVendor[] | undefined): ResolvedVendor[] {
+  if (vendors === undefined) return []
+  if (!Array.isArray(vendors)) throw new TypeError('options.vendors must be an array of configured vendor adapters')
+  const names = new Set<string>()
+  return vendors.map((vendor: ConfiguredVendor, i) => {
+    const path = `options.vendors[${i}]`
+    if (typeof vendor?.definition?.resolve !== 'function') {
+      throw new TypeError(`${path} must be a configured vendor adapter, such as returningProxy({ … })`)
+    }
+    const { definition } = vendor
+    if (names.has(definition.name)) throw new TypeError(`${path}: vendor '${definition.name}' is configured twice`)
+    names.add(definition.name)
+    const given = optionsObject(path, vendor.options as object) ?? {}
+    return { definition, config: definition.resolve(given as never, path) }
+  })
 }
 
-/** Checks a route option (`lazyPath`, `metricsPath`): an absolute URL path, `example` shows one. */
-export function urlPath(name: string, path: string, example: string): string {
-  if (!/^\/[A-Za-z0-9_\-/.]*$/.test(path) || path.includes('//') || path.includes('..')) {
-    throw new TypeError(`options.${name} must be an absolute URL path such as '${example}', got '${path}'`)
-  }
-  return path
-}
-
-function signingKeys(value: string[] | undefined): Buffer[] | undefined {
+function signingKeys(value: readonly string[] | undefined): Buffer[] | undefined {
   if (value === undefined) return undefined
   if (!Array.isArray(value) || !value.length) {
     throw new TypeError('options.lazySigningKeys must be a non-empty array of strings')
   }
-  return value.map((key, i) => {
+  return value.map((key: unknown, i) => {
     if (typeof key !== 'string' || key.length < 16) {
       throw new TypeError(`options.lazySigningKeys[${i}] must be at least 16 characters (use 32 random bytes)`)
     }
@@ -211,56 +148,8 @@ function signingKeys(value: string[] | undefined): Buffer[] | undefined {
 
 function lazyRateLimit(value: LazyRateLimitOptions | false | undefined): Required<LazyRateLimitOptions> | false {
   if (value === false) return false
-  const requests = positiveInteger('lazyRateLimit.requests', value?.requests, 60)
-  const perMs = value?.perMs ?? 60_000
+  const o = optionsObject('options.lazyRateLimit', value) ?? {}
   // The limiter counts in whole seconds.
-  if (!Number.isInteger(perMs) || perMs < 1000) {
-    throw new TypeError(`options.lazyRateLimit.perMs must be an integer of at least 1000, got ${String(value?.perMs)}`)
-  }
-  return { requests, perMs }
-}
-
-/** Fills defaults and validates; throws a `TypeError` naming the bad option. */
-export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
-  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 2000)
-  const maxResponseBytes = positiveInteger('maxResponseBytes', options.maxResponseBytes, 1024 * 1024)
-  const dispatcher = options.dispatcher ?? defaultAgent(timeoutMs)
-  const logger = options.logger ?? pino({ name: 'eta-embeds' })
-  const state = createState({
-    dispatcher,
-    logger,
-    maxResponseBytes,
-    timeoutMs,
-    widgetPageCache: options.widgetPageCache ?? {},
-    reuseWidgetTokens: options.reuseWidgetTokens === true ? {} : (options.reuseWidgetTokens ?? false),
-    breaker: options.breaker ?? {},
-    now: options.now ?? Date.now,
-    lazySigningKeys: signingKeys(options.lazySigningKeys),
-    lazyRateLimit: lazyRateLimit(options.lazyRateLimit),
-  })
-  return {
-    returning: resolveReturning(options.returning),
-    caramelo: resolveCaramelo(options.caramelo),
-    timeoutMs,
-    maxResponseBytes,
-    dispatcher,
-    logger,
-    lazyPath: urlPath('lazyPath', options.lazyPath ?? '/_embeds/widget', '/_embeds/widget'),
-    state,
-  }
-}
-
-/**
- * One keep-alive pool per vendor origin. Connect and header timeouts sit
- * inside the per-directive deadline, which is what bounds a page; they only
- * make a dead socket fail sooner (and bound a shared page fetch that has
- * outlived the render that started it).
- */
-function defaultAgent(timeoutMs: number): Dispatcher {
-  return new Agent({
-    connect: { timeout: timeoutMs },
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    keepAliveTimeout: 10_000,
-  })
+  const perMs = integer('options.lazyRateLimit.perMs', o.perMs, 60_000, 1000)
+  return { requests: integer('options.lazyRateLimit.requests', o.requests, 60), perMs }
 }

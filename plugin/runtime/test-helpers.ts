@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { compileTemplate } from '../compiler/codegen.ts'
-import type { EmbedsLogger } from './options.ts'
-import type { TemplateMap, TemplateModule } from './render.ts'
+import type { TemplateMap, TemplateModule } from '../template-module.ts'
+import { resolveOptions, type EmbedsLogger, type EmbedsOptions } from './options.ts'
+import { createRuntime, type Runtime } from './runtime.ts'
 
 /**
  * Compiles `{ name: source }` into a `TemplateMap`. Each template's file in
@@ -68,6 +69,11 @@ export function decodeAttribute(value: string): string {
     .replaceAll('&amp;', '&')
 }
 
+/** A runtime as the middleware makes it, from user options. */
+export function testRuntime(options: EmbedsOptions): Runtime {
+  return createRuntime(resolveOptions(options))
+}
+
 /** Vendor settings shared by the runtime tests. The secrets are distinctive so a leak is easy to find. */
 export const TEST_VENDORS = {
   returning: {
@@ -75,6 +81,13 @@ export const TEST_VENDORS = {
     apiKey: 'rk_live_API-KEY-never-leaks',
     communityId: 'community-7',
     widgetId: 'w1',
+  },
+  returningSdk: {
+    apiUrl: 'https://api-v2.vendor.test',
+    sdkUrl: 'https://cdn.vendor.test/widget-sdk.js',
+    accessId: 'access-1',
+    accessKey: 'rak_ACCESS-KEY-never-leaks',
+    communityId: 'community-7',
   },
   caramelo: {
     apiUrl: 'https://api.caramelo.test',

@@ -4,7 +4,7 @@
  * that name the cause and never the vendor's body.
  */
 import { request, type Dispatcher } from 'undici'
-import { VendorError } from '../errors.ts'
+import { VendorError } from '../../errors.ts'
 
 export interface VendorRequest {
   vendor: string

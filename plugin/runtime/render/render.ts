@@ -4,33 +4,12 @@
  * page in document order (see `scope.ts` for the directives themselves).
  */
 import { Eta } from 'eta/core'
-import type { DirectiveInfo } from '../compiler/codegen.ts'
-import type { DirectiveName } from '../directives.ts'
-import { RenderError } from '../errors.ts'
-import type { ResolvedEmbedsOptions } from './options.ts'
+import { RenderError } from '../../errors.ts'
+import { HOST_OPTION, type DirectiveInfo, type TemplateMap, type TemplateModule } from '../../template-module.ts'
+import type { Runtime } from '../runtime.ts'
 import { RenderScope, type PageContext } from './scope.ts'
 
-export type { PageContext }
-
-/** A compiled template module, as the Vite plugin emits it. */
-export interface TemplateModule {
-  default: (this: unknown, it: object, options: object) => string | Promise<string>
-  meta: {
-    file: string
-    async: boolean
-    directives: DirectiveName[]
-    /** Indexes into `directives` of those that may start before the template reaches them. */
-    prefetch?: number[]
-    /** Templates included (or used as layout) on every render. */
-    includes?: string[]
-  }
-  directives?: DirectiveInfo[]
-  /** Templates this one names with a literal name, by canonical name (set when compiled by the Vite plugin). */
-  dependencies?: Record<string, TemplateModule>
-}
-
-/** Compiled templates by name (`home`, `partials/nav`), as `virtual:eta-embeds/templates` exports them. */
-export type TemplateMap = Record<string, TemplateModule>
+export type { PageContext, TemplateMap, TemplateModule }
 
 type EtaFn = Parameters<Eta['loadTemplate']>[1]
 /** What is derived once from a set of compiled templates, then reused by every render. */
@@ -93,7 +72,7 @@ function asyncInSyncInclude(name: string): () => never {
  * reject here, before any byte is sent; the chunks themselves never fail.
  */
 export async function renderPageChunks(
-  options: ResolvedEmbedsOptions,
+  runtime: Runtime,
   templates: TemplateMap,
   name: string,
   data: object,
@@ -106,10 +85,10 @@ export async function renderPageChunks(
     )
   }
   const engine = engineFor(templates)
-  const scope = new RenderScope(options, engine.eta, page)
+  const scope = new RenderScope(runtime, engine.eta, page)
   scope.prefetch(prefetchable(engine, name))
   try {
-    const html = await engine.eta.renderAsync(name, data, { __embeds: scope } as never)
+    const html = await engine.eta.renderAsync(name, data, { [HOST_OPTION]: scope } as never)
     return scope.chunks(html)
   } catch (error) {
     scope.cancel()
@@ -119,13 +98,13 @@ export async function renderPageChunks(
 
 /** Renders template `name` with `data` for one request, as one string. */
 export async function renderPage(
-  options: ResolvedEmbedsOptions,
+  runtime: Runtime,
   templates: TemplateMap,
   name: string,
   data: object,
   page: PageContext,
 ): Promise<string> {
-  return joinChunks(await renderPageChunks(options, templates, name, data, page))
+  return joinChunks(await renderPageChunks(runtime, templates, name, data, page))
 }
 
 /** A page's chunks as one string. */

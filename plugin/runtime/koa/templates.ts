@@ -4,11 +4,8 @@
  */
 import { pathToFileURL } from 'node:url'
 import type { ViteDevServer } from 'vite'
-import { PLUGIN_NAME, type EtaEmbedsPluginApi } from '../dev-protocol.ts'
-import type { TemplateMap } from './render.ts'
-
-/** The id of the virtual module that lists every compiled template. */
-const TEMPLATES_ID = 'virtual:eta-embeds/templates'
+import { PLUGIN_NAME, type EtaEmbedsPluginApi } from '../../dev-protocol.ts'
+import { TEMPLATES_ID, type TemplateMap } from '../../template-module.ts'
 
 interface RunnableEnvironment {
   runner: { import(id: string): Promise<unknown> }

@@ -9,8 +9,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context } from 'koa'
-import type { EmbedsMetrics } from './metrics.ts'
-import { urlPath } from './options.ts'
+import { urlPath } from '../check.ts'
+import type { EmbedsMetrics } from '../metrics.ts'
 
 export interface MetricsRouteOptions {
   /**
@@ -49,7 +49,7 @@ export function resolveMetricsRoute(options: MetricsRouteOptions): ResolvedMetri
     }
     return undefined
   }
-  const path = urlPath('metricsPath', metricsPath, '/metrics')
+  const path = urlPath('options.metricsPath', metricsPath, '/metrics')
   if (!metricsToken) {
     throw new TypeError(
       'options.metricsPath needs options.metricsToken: the counters are served only to the bearer of a token ' +

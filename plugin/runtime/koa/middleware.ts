@@ -5,15 +5,17 @@
  */
 import { Readable } from 'node:stream'
 import type { Context, Middleware } from 'koa'
+import type { TemplateMap } from '../../template-module.ts'
+import type { EmbedsUser } from '../../vendors/define.ts'
+import type { EmbedsMetrics } from '../metrics.ts'
+import { resolveOptions, type EmbedsOptions } from '../options.ts'
+import { joinChunks, renderPage, renderPageChunks } from '../render/render.ts'
+import { createRuntime } from '../runtime.ts'
 import { newNonce, setTokenPageHeaders } from './headers.ts'
-import { serveLazyWidget } from './lazy.ts'
-import type { EmbedsMetrics } from './metrics.ts'
+import { serveLazyFrame } from './lazy-route.ts'
 import { resolveMetricsRoute, serveMetrics, type MetricsRouteOptions } from './metrics-route.ts'
-import { resolveOptions, type EmbedsOptions } from './options.ts'
-import { joinChunks, renderPage, renderPageChunks, type TemplateMap } from './render.ts'
-import type { EmbedsUser } from './user.ts'
 
-export interface KoaEmbedsOptions extends EmbedsOptions, MetricsRouteOptions {
+export interface EmbedsMiddlewareOptions extends EmbedsOptions, MetricsRouteOptions {
   /**
    * Returns the compiled templates. Called on every render, so a dev server
    * can hand out fresh modules after an edit.
@@ -43,9 +45,6 @@ declare module 'koa' {
   }
 }
 
-/** How long `close()` waits for vendor requests in flight before cutting them. */
-const CLOSE_GRACE_MS = 5_000
-
 /** The middleware, plus what a server needs at shutdown and for monitoring. */
 export type EmbedsMiddleware = Middleware & {
   /** The runtime's counters (also served at `metricsPath`, to the bearer of `metricsToken`). */
@@ -58,50 +57,54 @@ export type EmbedsMiddleware = Middleware & {
   close(): Promise<void>
 }
 
-/** Koa middleware that adds `ctx.render()` and serves lazy widgets at `options.lazyPath`. */
-export function etaEmbeds(options: KoaEmbedsOptions): EmbedsMiddleware {
-  // The route first: a bad metrics option must fail before anything is created.
+/** Koa middleware that adds `ctx.render()` and serves lazy frames at `options.lazyPath`. */
+export function embeds(options: EmbedsMiddlewareOptions): EmbedsMiddleware {
+  // Every option is checked before anything is created.
   const metricsRoute = resolveMetricsRoute(options)
   const resolved = resolveOptions(options)
+  if (typeof options.templates !== 'function') {
+    throw new TypeError(
+      'options.templates must be a function returning the compiled templates, such as builtTemplates(…)',
+    )
+  }
+  const runtime = createRuntime(resolved)
   const getUser = options.user ?? ((ctx: Context): EmbedsUser | undefined => ctx.state['user'])
-  const vendorOrigins = resolved.returning ? [resolved.returning.origin] : []
   const stream = options.stream ?? true
+  const acceptLanguage = (ctx: Context) => ctx.get('accept-language') || undefined
   const middleware: Middleware = async (ctx, next) => {
     if (metricsRoute && ctx.path === metricsRoute.path && ctx.method === 'GET') {
-      serveMetrics(ctx, metricsRoute, resolved.state.metrics)
+      serveMetrics(ctx, metricsRoute, runtime.metrics)
       return
     }
     if (ctx.path === resolved.lazyPath && ctx.method === 'GET') {
       const templates = await options.templates()
-      const fallback = (name: string) => renderPage(resolved, templates, name, {}, anonymous(ctx))
-      await serveLazyWidget(ctx, resolved, getUser(ctx), fallback)
+      // A lazy frame's fallback gets the data every page gets, as the page's would.
+      const fallback = (name: string, nonce: string) =>
+        renderPage(
+          runtime,
+          templates,
+          name,
+          { ...options.locals?.(ctx, nonce), nonce },
+          {
+            user: undefined,
+            nonce,
+            acceptLanguage: acceptLanguage(ctx),
+          },
+        )
+      await serveLazyFrame(ctx, runtime, getUser(ctx), fallback)
       return
     }
     ctx.render = async (name, data = {}) => {
       const nonce = newNonce()
       const templates = await options.templates()
       const locals = options.locals?.(ctx, nonce) ?? {}
-      const page = { user: getUser(ctx), nonce, acceptLanguage: ctx.get('accept-language') || undefined }
-      const chunks = await renderPageChunks(resolved, templates, name, { ...locals, ...data, nonce }, page)
-      setTokenPageHeaders(ctx, nonce, vendorOrigins)
+      const page = { user: getUser(ctx), nonce, acceptLanguage: acceptLanguage(ctx) }
+      const chunks = await renderPageChunks(runtime, templates, name, { ...locals, ...data, nonce }, page)
+      setTokenPageHeaders(ctx, nonce, [...runtime.origins])
       ctx.type = 'html'
       ctx.body = stream ? Readable.from(chunks) : await joinChunks(chunks)
     }
     await next()
   }
-  return Object.assign(middleware, {
-    metrics: resolved.state.metrics,
-    close: async () => {
-      if (options.dispatcher) return
-      // Let requests in flight finish, but not forever: a vendor that keeps
-      // a connection open must not hold the process up.
-      const closing = resolved.dispatcher.close()
-      const grace = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), CLOSE_GRACE_MS).unref())
-      if ((await Promise.race([closing, grace])) === 'late') await resolved.dispatcher.destroy()
-    },
-  })
-}
-
-function anonymous(ctx: Context) {
-  return { user: undefined, nonce: newNonce(), acceptLanguage: ctx.get('accept-language') || undefined }
+  return Object.assign(middleware, { metrics: runtime.metrics, close: runtime.close })
 }

@@ -3,8 +3,8 @@
  * error overlay, the way Vite shows client-side errors. Template errors
  * happen on the server, where the overlay cannot see them by itself.
  */
-import { ERROR_PAGE_CHECK, type ErrorPageCheck } from '../dev-protocol.ts'
-import { escapeHtml, jsonForScript } from './encode.ts'
+import { ERROR_PAGE_CHECK, type ErrorPageCheck } from '../../dev-protocol.ts'
+import { escapeHtml, jsonForScript } from '../encode.ts'
 
 interface OverlayError {
   message: string

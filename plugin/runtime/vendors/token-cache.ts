@@ -8,6 +8,7 @@
  * Pure apart from the injected clock: it stores tokens in memory, never logs,
  * and never looks at anything in a token but its expiry.
  */
+import { integer } from '../check.ts'
 
 export interface TokenCacheOptions {
   /**
@@ -40,18 +41,13 @@ interface Entry {
   reusableUntil: number
 }
 
-function resolveTokenCacheOptions(options: TokenCacheOptions): ResolvedTokenCacheOptions {
-  const maxEntries = options.maxEntries ?? 1000
-  if (!Number.isInteger(maxEntries) || maxEntries <= 0) {
-    throw new TypeError(`options.maxEntries must be a positive integer, got ${String(options.maxEntries)}`)
+/** Fills defaults; `path` names the options in errors (`options.vendors[0].reuseTokens`). */
+export function resolveTokenCacheOptions(options: TokenCacheOptions, path = 'options'): ResolvedTokenCacheOptions {
+  return {
+    maxEntries: integer(`${path}.maxEntries`, options.maxEntries, 1000),
+    refreshBeforeExpiryMs: integer(`${path}.refreshBeforeExpiryMs`, options.refreshBeforeExpiryMs, 30_000, 0),
+    now: options.now ?? Date.now,
   }
-  const refreshBeforeExpiryMs = options.refreshBeforeExpiryMs ?? 30_000
-  if (!Number.isInteger(refreshBeforeExpiryMs) || refreshBeforeExpiryMs < 0) {
-    throw new TypeError(
-      `options.refreshBeforeExpiryMs must be a non-negative integer, got ${String(options.refreshBeforeExpiryMs)}`,
-    )
-  }
-  return { maxEntries, refreshBeforeExpiryMs, now: options.now ?? Date.now }
 }
 
 /**

@@ -7,6 +7,7 @@
  * Pure: no timers, no I/O. Time comes from the injected `now`, and the state
  * only moves when a caller asks (`allow()`) or reports (`success()`/`failure()`).
  */
+import { integer } from '../check.ts'
 
 /** Where a breaker stands. */
 export type BreakerState = 'closed' | 'open' | 'half-open'
@@ -34,25 +35,18 @@ export interface CircuitBreakerOptions {
   onChange?: (from: BreakerState, to: BreakerState) => void
 }
 
-interface ResolvedBreakerOptions {
+export interface ResolvedBreakerOptions {
   failureThreshold: number
   cooldownMs: number
   now: () => number
   onChange: ((from: BreakerState, to: BreakerState) => void) | undefined
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0) {
-    throw new TypeError(`options.${name} must be a positive integer, got ${String(value)}`)
-  }
-  return v
-}
-
-function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedBreakerOptions {
+/** Fills defaults; `path` names the options in errors (`options.breaker`). */
+export function resolveBreakerOptions(options: CircuitBreakerOptions, path = 'options'): ResolvedBreakerOptions {
   return {
-    failureThreshold: positiveInteger('failureThreshold', options.failureThreshold, 5),
-    cooldownMs: positiveInteger('cooldownMs', options.cooldownMs, 30_000),
+    failureThreshold: integer(`${path}.failureThreshold`, options.failureThreshold, 5),
+    cooldownMs: integer(`${path}.cooldownMs`, options.cooldownMs, 30_000),
     now: options.now ?? Date.now,
     onChange: options.onChange,
   }

@@ -30,6 +30,7 @@
  */
 import { interceptors, type Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import { integer } from '../check.ts'
 import { detachOnAbort } from './detach.ts'
 import { ForwardingHandler } from './forwarding-handler.ts'
 import { lifetimeLimit } from './lifetime.ts'
@@ -104,24 +105,23 @@ interface ResolvedWidgetPageCacheOptions {
   honorVendorCacheControl: boolean
 }
 
-function integer(name: string, value: number | undefined, fallback: number, min: number): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v < min) {
-    const kind = min > 0 ? 'a positive integer' : 'a non-negative integer'
-    throw new TypeError(`options.${name} must be ${kind}, got ${String(value)}`)
-  }
-  return v
+/** Checks the options; `path` names them in errors (`options.vendors[0].pageCache`). */
+export function checkWidgetPageCacheOptions(options: WidgetPageCacheOptions, path = 'options'): void {
+  resolveWidgetPageCacheOptions(options, path)
 }
 
-function resolveWidgetPageCacheOptions(options: WidgetPageCacheOptions): ResolvedWidgetPageCacheOptions {
+function resolveWidgetPageCacheOptions(
+  options: WidgetPageCacheOptions,
+  path = 'options',
+): ResolvedWidgetPageCacheOptions {
   return {
-    ttlSeconds: Math.ceil(integer('ttlMs', options.ttlMs, 60_000, 1) / 1000),
+    ttlSeconds: Math.ceil(integer(`${path}.ttlMs`, options.ttlMs, 60_000) / 1000),
     staleWhileRevalidateSeconds: Math.ceil(
-      integer('staleWhileRevalidateMs', options.staleWhileRevalidateMs, 300_000, 0) / 1000,
+      integer(`${path}.staleWhileRevalidateMs`, options.staleWhileRevalidateMs, 300_000, 0) / 1000,
     ),
-    maxEntries: integer('maxEntries', options.maxEntries, 500, 1),
-    maxEntryBytes: integer('maxEntryBytes', options.maxEntryBytes, 1024 * 1024, 1),
-    maxFetchMs: integer('maxFetchMs', options.maxFetchMs, 10_000, 1),
+    maxEntries: integer(`${path}.maxEntries`, options.maxEntries, 500),
+    maxEntryBytes: integer(`${path}.maxEntryBytes`, options.maxEntryBytes, 1024 * 1024),
+    maxFetchMs: integer(`${path}.maxFetchMs`, options.maxFetchMs, 10_000),
     onUpstream: options.onUpstream,
     retry: options.retry ?? true,
     honorVendorCacheControl: options.honorVendorCacheControl ?? false,

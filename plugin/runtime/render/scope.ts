@@ -1,0 +1,174 @@
+/**
+ * One page render's directives: each starts its vendor call at once (or was
+ * started even earlier, by `prefetch`), leaves a placeholder in the text, and
+ * is swapped in, in document order, as it settles. HTML a vendor needs once
+ * per page (an SDK script) follows the first directive that produced it.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Eta } from 'eta/core'
+import { RenderError } from '../../errors.ts'
+import type { DirectiveHost, DirectiveInfo } from '../../template-module.ts'
+import type { Embed, EmbedsUser } from '../../vendors/define.ts'
+import type { Runtime, VendorEntry } from '../runtime.ts'
+import { fallback, settle, startVendorCall, type VendorCall } from '../vendors/calls.ts'
+
+/** Who a page is for and how it is protected. */
+export interface PageContext {
+  /** The verified session user; `undefined` renders every directive's fallback and calls no vendor. */
+  user: EmbedsUser | undefined
+  nonce: string
+  acceptLanguage: string | undefined
+}
+
+// A placeholder: NUL, the render's random id, the directive's index, NUL.
+// eslint-disable-next-line no-control-regex -- NUL delimits placeholders, by design
+const PLACEHOLDER = /\u0000([0-9a-f]{24}):(\d+)\u0000/g
+
+interface Prefetched {
+  entry: VendorEntry
+  call: VendorCall
+}
+
+export class RenderScope implements DirectiveHost {
+  // Created on the first directive only: most renders of most pages (login,
+  // errors, anonymous visitors) need none.
+  private id: string | undefined
+  private readonly pending: Promise<Embed>[] = []
+  private readonly prefetched = new Map<string, Prefetched[]>()
+  private readonly calls: VendorCall[] = []
+  private readonly perPage = new Set<string>()
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly eta: Eta,
+    private readonly page: PageContext,
+  ) {}
+
+  /**
+   * Starts the vendor calls of directives known to be on the page before the
+   * template runs, so they overlap with the template's own work. `embed()`
+   * claims them; any left unclaimed are aborted when the page settles.
+   * A directive that cannot start (lazy, misconfigured) waits for `embed()`,
+   * which reports it where it stands.
+   */
+  prefetch(infos: DirectiveInfo[]): void {
+    const { user } = this.page
+    if (!user) return
+    for (const info of infos) {
+      if (info.attributes['loading'] === 'lazy') continue
+      let entry: VendorEntry
+      try {
+        entry = this.runtime.select(info.name, info.attributes, info.loc)
+      } catch {
+        continue
+      }
+      const key = keyOf(info.name, info.attributes)
+      const call = this.start(entry, info.attributes, user)
+      this.prefetched.set(key, [...(this.prefetched.get(key) ?? []), { entry, call }])
+    }
+  }
+
+  /** Called by compiled templates where a directive stands; returns its placeholder at once. */
+  embed(info: DirectiveInfo, dynamic: Record<string, unknown>, it: object): string {
+    const once = this.runtime.vocabulary.get(info.name)?.onePerPage
+    if (once) {
+      if (this.perPage.has(info.name)) {
+        throw new RenderError('ERR_DIRECTIVE_DUPLICATE', `second <<${info.name}>> on one page at ${info.loc} (${once})`)
+      }
+      this.perPage.add(info.name)
+    }
+    const attrs = { ...info.attributes, ...this.validated(info, dynamic) }
+    const entry = this.runtime.select(info.name, attrs, info.loc)
+    const { user } = this.page
+    const renderFallback = (name: string) => this.eta.renderAsync(name, it)
+    let embed: Promise<Embed>
+    if (!user) embed = fallback(this.runtime.logger, attrs['fallback'], renderFallback).then((html) => ({ html }))
+    else if (attrs['loading'] === 'lazy') embed = Promise.resolve({ html: this.lazyFrame(entry, attrs) })
+    else {
+      const key = keyOf(info.name, attrs)
+      const call = this.prefetched.get(key)?.shift()?.call ?? this.start(entry, attrs, user)
+      const site = { directive: info.name, loc: info.loc, fallback: attrs['fallback'] }
+      embed = settle(this.runtime, entry, call, site, renderFallback)
+    }
+    const index = this.pending.push(embed) - 1
+    this.id ??= randomBytes(12).toString('hex')
+    return `\u0000${this.id}:${index}\u0000`
+  }
+
+  /** The page in document order: text up to each placeholder at once, each directive as it settles. */
+  async *chunks(html: string): AsyncGenerator<string> {
+    this.abortUnclaimed()
+    if (!this.pending.length) {
+      yield html
+      return
+    }
+    const emitted = new Set<string>()
+    let last = 0
+    for (const match of html.matchAll(PLACEHOLDER)) {
+      // Only this render's placeholders: the id is unguessable, so text from
+      // the template's data can never pose as one.
+      if (match[1] !== this.id) continue
+      if (match.index > last) yield html.slice(last, match.index)
+      const embed = await this.pending[Number(match[2])]
+      let out = embed?.html ?? ''
+      if (embed?.once && !emitted.has(embed.once.key)) {
+        emitted.add(embed.once.key)
+        out += embed.once.html
+      }
+      yield out
+      last = match.index + match[0].length
+    }
+    if (last < html.length) yield html.slice(last)
+  }
+
+  /** The page failed: vendor calls still running have no page to go to. */
+  cancel(): void {
+    for (const call of this.calls) call.abort()
+  }
+
+  /** A lazy frame: its URL names the vendor and the attributes, signed, and nothing about the user. */
+  private lazyFrame(entry: VendorEntry, attrs: Record<string, string>): string {
+    const { lazy, name } = entry.definition
+    if (!lazy) throw new Error(`internal: ${name} took loading="lazy" without a lazy document`)
+    const signed = Object.fromEntries(Object.entries(attrs).filter(([key]) => key !== 'loading' && key !== 'flow'))
+    const src = `${this.runtime.options.lazyPath}?${this.runtime.lazyUrls.query(name, signed)}`
+    return lazy.frame(src, attrs)
+  }
+
+  private start(entry: VendorEntry, attrs: Record<string, string>, user: EmbedsUser): VendorCall {
+    const call = startVendorCall(this.runtime, entry, attrs, {
+      user,
+      nonce: this.page.nonce,
+      acceptLanguage: this.page.acceptLanguage,
+    })
+    this.calls.push(call)
+    return call
+  }
+
+  /** Prefetched calls no directive claimed (its branch was not taken): stop them quietly. */
+  private abortUnclaimed(): void {
+    for (const calls of this.prefetched.values()) for (const { call } of calls) call.abort()
+    this.prefetched.clear()
+  }
+
+  /** `{expression}` values are checked at render time by the same rules as literals. */
+  private validated(info: DirectiveInfo, dynamic: Record<string, unknown>): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const [name, value] of Object.entries(dynamic)) {
+      const problem = this.runtime.vocabulary.check(info.name, name, value)
+      if (problem) {
+        const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
+        throw new RenderError(
+          'ERR_ATTRIBUTE_VALUE',
+          `bad value ${shown} for '${name}' on <<${info.name}>> at ${info.loc} (${problem})`,
+        )
+      }
+      out[name] = value as string
+    }
+    return out
+  }
+}
+
+function keyOf(name: string, attrs: Record<string, string>): string {
+  return `${name}\u0000${JSON.stringify(Object.entries(attrs).sort(([a], [b]) => a.localeCompare(b)))}`
+}

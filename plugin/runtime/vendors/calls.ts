@@ -1,0 +1,200 @@
+/**
+ * One directive's vendor work, the same for every adapter and for both the
+ * page and the lazy route: its own deadline, the vendor's circuit breaker and
+ * counters, a handle to abort it, and — when it fails — one log line and the
+ * fallback.
+ */
+import { EmbedsError, VendorError } from '../../errors.ts'
+import type { Embed, EmbedRequest, EmbedsUser, VendorHttpRequest } from '../../vendors/define.ts'
+import { vendorRequest, type VendorAnswer } from '../http/request.ts'
+import type { EmbedsLogger } from '../options.ts'
+import type { Runtime, VendorEntry } from '../runtime.ts'
+
+/** Who a page (or a lazy frame) is rendered for. */
+export interface CallContext {
+  user: EmbedsUser
+  nonce: string
+  acceptLanguage: string | undefined
+}
+
+/** A vendor call under way. `result` rejects when the vendor fails. */
+export interface VendorCall {
+  readonly result: Promise<Embed>
+  /** `performance.now()` when it started, for the latency in the failure log line. */
+  readonly started: number
+  /** True once `abort()` was called: its failure is ours, not the vendor's. */
+  readonly aborted: boolean
+  abort(): void
+}
+
+/** What a call produces: the inline embed, or a lazy frame's whole document. */
+export type CallKind = 'embed' | 'document'
+
+/** Starts `entry`'s flow for one directive under its own deadline. */
+export function startVendorCall(
+  runtime: Runtime,
+  entry: VendorEntry,
+  attributes: Readonly<Record<string, string>>,
+  page: CallContext,
+  kind: CallKind = 'embed',
+): VendorCall {
+  const controller = new AbortController()
+  const signal = AbortSignal.any([AbortSignal.timeout(runtime.options.timeoutMs), controller.signal])
+  const { definition } = entry
+  const request: EmbedRequest<never, never> = {
+    config: entry.config as never,
+    resources: entry.resources as never,
+    attributes,
+    ...page,
+    signal,
+    http: (req: VendorHttpRequest): Promise<VendorAnswer> =>
+      vendorRequest({
+        vendor: definition.name,
+        dispatcher: req.dispatcher ?? runtime.dispatcher,
+        url: req.url,
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal,
+        maxBytes: runtime.options.maxResponseBytes,
+      }),
+  }
+  const result = guarded(runtime, entry, controller.signal, async () => {
+    if (kind === 'document') {
+      if (!definition.lazy) throw new Error(`internal: ${definition.name} serves no lazy document`)
+      return { html: await definition.lazy.document(request) }
+    }
+    const html = await definition.embed(request)
+    return typeof html === 'string' ? { html } : html
+  })
+  // Handled here so a call nobody awaits (a prefetch left unclaimed, a page
+  // that failed) never becomes an unhandled rejection.
+  result.catch(() => undefined)
+  let aborted = false
+  return {
+    result,
+    started: performance.now(),
+    get aborted() {
+      return aborted
+    },
+    abort() {
+      aborted = true
+      controller.abort()
+    },
+  }
+}
+
+/**
+ * Runs one vendor flow behind the vendor's circuit breaker and counts it: an
+ * open breaker refuses at once (the fallback costs nothing), and only the
+ * vendor's own failures — not our aborts, not refused input, not a 4xx about
+ * one request — move the breaker towards open.
+ */
+async function guarded<T>(runtime: Runtime, entry: VendorEntry, ours: AbortSignal, flow: () => Promise<T>): Promise<T> {
+  const { metrics } = runtime
+  const { breaker } = entry
+  const vendor = entry.definition.name
+  if (breaker && !breaker.allow()) {
+    metrics.failure(vendor, 'ERR_VENDOR_CIRCUIT_OPEN')
+    throw new VendorError(vendor, 'ERR_VENDOR_CIRCUIT_OPEN', `${vendor} circuit breaker is open`)
+  }
+  metrics.call(vendor)
+  try {
+    const result = await flow()
+    breaker?.success()
+    return result
+  } catch (error) {
+    // We stopped it (the page failed, or a prefetch was not needed): not the vendor's doing.
+    if (ours.aborted) throw error
+    const code = error instanceof EmbedsError ? error.code : 'ERR_INTERNAL'
+    metrics.failure(vendor, code)
+    // Refused input never reached the vendor: it says nothing about its health.
+    if (code === 'ERR_VENDOR_INPUT') throw error
+    if (answeredAboutTheRequest(error)) breaker?.success()
+    else breaker?.failure()
+    throw error
+  }
+}
+
+/**
+ * A 4xx answer is the vendor, up and well, refusing one request (an unknown
+ * widget, a user it does not know): counting it as the vendor being down would
+ * let anyone who can choose a widget id switch it off for every user (issue 9).
+ * 408 and 429 are the exceptions: the vendor timing out or asking us to back off.
+ */
+function answeredAboutTheRequest(error: unknown): boolean {
+  const status = error instanceof VendorError && error.code === 'ERR_VENDOR_STATUS' ? error.status : undefined
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429
+}
+
+/** Where a directive stands, for its failure log line. */
+export interface FailureSite {
+  directive: string
+  loc: string
+  fallback: string | undefined
+}
+
+/**
+ * A call's embed, or — on any failure — one log line and the fallback. An
+ * aborted call (the page no longer needs it) is empty and not logged.
+ */
+export async function settle(
+  runtime: Runtime,
+  entry: VendorEntry,
+  call: VendorCall,
+  site: FailureSite,
+  renderFallback: (name: string) => Promise<string>,
+): Promise<Embed> {
+  try {
+    return await call.result
+  } catch (error) {
+    if (call.aborted) return { html: '' }
+    logVendorFailure(runtime.logger, { vendor: entry.definition.name, ...site, error, started: call.started })
+    return { html: await fallback(runtime.logger, site.fallback, renderFallback) }
+  }
+}
+
+/**
+ * A directive's fallback partial, or nothing. A broken fallback is logged and
+ * renders nothing: the page may already be streaming, it must not fail.
+ */
+export async function fallback(
+  logger: EmbedsLogger,
+  name: string | undefined,
+  render: (name: string) => Promise<string>,
+): Promise<string> {
+  if (!name) return ''
+  try {
+    return await render(name)
+  } catch (error) {
+    logger.warn(
+      { fallback: name, cause: error instanceof EmbedsError ? error.code : (error as Error).name },
+      'fallback failed',
+    )
+    return ''
+  }
+}
+
+/**
+ * The one log line of a vendor failure (SPEC): vendor, cause, status and
+ * latency — never a secret, a token, an email or the vendor's body.
+ */
+export function logVendorFailure(
+  logger: EmbedsLogger,
+  failure: FailureSite & { vendor: string; error: unknown; started: number },
+): void {
+  const { error } = failure
+  logger.warn(
+    {
+      vendor: failure.vendor,
+      directive: failure.directive,
+      loc: failure.loc,
+      cause: error instanceof EmbedsError ? error.code : 'ERR_INTERNAL',
+      status: error instanceof VendorError ? error.status : undefined,
+      latencyMs: Math.round(performance.now() - failure.started),
+    },
+    failure.fallback
+      ? 'vendor call failed; rendered the fallback'
+      : 'vendor call failed; rendered nothing (no fallback)',
+  )
+}
