@@ -169,13 +169,13 @@ async function configureVendor(
   closers: (() => Promise<void>)[],
 ): Promise<ConfiguredVendor> {
   const { definition } = adapter
-  const real = definition.fromEnv?.(env)
+  const real: unknown = definition.fromEnv?.(env)
   if (real !== undefined) return adapter(real)
   const startStub = LOCAL_VENDORS[definition.name]
   if (!startStub) throw new Error(`internal: the built-in vendor '${definition.name}' has no local stub`)
   const stub = await startStub(env)
   closers.push(() => stub.close())
-  const options = definition.fromEnv?.({ ...env, ...stub.env })
+  const options: unknown = definition.fromEnv?.({ ...env, ...stub.env })
   if (options === undefined) throw new Error(`internal: the local stub of '${definition.name}' did not configure it`)
   const secret = definition.secretEnvNames?.[0] ?? 'its secret'
   log.info(

@@ -94,8 +94,8 @@ export class EmbedsMetrics {
       vendorFailures: Object.fromEntries(
         [...this.failures].map(([vendor, byCause]) => [vendor, Object.fromEntries(byCause)]),
       ),
-      cacheHits: Object.fromEntries(this.hits) as Record<CacheKind, number>,
-      cacheMisses: Object.fromEntries(this.misses) as Record<CacheKind, number>,
+      cacheHits: Object.fromEntries(this.hits),
+      cacheMisses: Object.fromEntries(this.misses),
       breakers: Object.fromEntries(this.breakers),
     }
   }

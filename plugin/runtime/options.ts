@@ -108,10 +108,7 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     lazyPath: urlPath('options.lazyPath', options.lazyPath ?? '/_embeds/widget', '/_embeds/widget'),
     lazySigningKeys: signingKeys(options.lazySigningKeys),
     lazyRateLimit: lazyRateLimit(options.lazyRateLimit),
-    breaker: breaker && {
-      failureThreshold: resolveBreakerOptions(breaker, 'options.breaker').failureThreshold,
-      cooldownMs: resolveBreakerOptions(breaker, 'options.breaker').cooldownMs,
-    },
+    breaker: breaker && pick(resolveBreakerOptions(breaker, 'options.breaker'), 'failureThreshold', 'cooldownMs'),
     now: options.now ?? Date.now,
   }
 }
@@ -128,8 +125,9 @@ function resolveVendors(vendors: readonly ConfiguredVendor[] | undefined): Resol
     const { definition } = vendor
     if (names.has(definition.name)) throw new TypeError(`${path}: vendor '${definition.name}' is configured twice`)
     names.add(definition.name)
-    const given = optionsObject(path, vendor.options as object) ?? {}
-    return { definition, config: definition.resolve(given as never, path) }
+    const given = optionsObject(path, vendor.options as object | undefined) ?? {}
+    const config: unknown = definition.resolve(given, path)
+    return { definition, config }
   })
 }
 
@@ -152,4 +150,8 @@ function lazyRateLimit(value: LazyRateLimitOptions | false | undefined): Require
   // The limiter counts in whole seconds.
   const perMs = integer('options.lazyRateLimit.perMs', o.perMs, 60_000, 1000)
   return { requests: integer('options.lazyRateLimit.requests', o.requests, 60), perMs }
+}
+
+function pick<T extends object, K extends keyof T>(from: T, ...keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>
 }

@@ -43,15 +43,15 @@ export interface Runtime {
   /** Per-user budget on the lazy route; unset when off. */
   lazyLimiter: RateLimiterMemory | undefined
   /** An opaque key for a user (an HMAC), for caches and budgets: never an email. */
-  userKey(user: EmbedsUser): string
+  userKey: (user: EmbedsUser) => string
   /**
    * The configured flow for a directive with these attributes, checked
    * against that flow's rules; throws a `RenderError` located at `loc` for a
    * configuration mistake (no adapter, a flow not configured, a missing id).
    */
-  select(directive: string, attrs: Readonly<Record<string, string>>, loc: string): VendorEntry
+  select: (directive: string, attrs: Readonly<Record<string, string>>, loc: string) => VendorEntry
   /** Closes the pool the runtime made (after requests in flight, within a grace period). */
-  close(): Promise<void>
+  close: () => Promise<void>
 }
 
 export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
@@ -165,7 +165,7 @@ function select(
       )
     }
   }
-  const missing = entry.definition.missing?.(entry.config as never, attrs)
+  const missing = entry.definition.missing?.(entry.config, attrs)
   if (missing) throw new RenderError('ERR_CONFIG', `${missing} (${loc})`)
   return entry
 }

@@ -47,10 +47,10 @@ export interface VendorServices {
    * An opaque key for a user (an HMAC with a key of this runtime), for
    * caches: they never hold an email or an id.
    */
-  userKey(user: EmbedsUser): string
+  userKey: (user: EmbedsUser) => string
   /** Counts a cache lookup of `kind` (one of the adapter's `caches`); `miss` when it went to the vendor. */
-  cacheLookup(kind: string): void
-  cacheMiss(kind: string): void
+  cacheLookup: (kind: string) => void
+  cacheMiss: (kind: string) => void
 }
 
 /** One directive to resolve, for one user, under its deadline. */
@@ -71,7 +71,7 @@ export interface EmbedRequest<Config, Resources> {
    * `maxResponseBytes`, and throws a `VendorError` (never quoting the body)
    * for a network failure, a timeout or a status outside 2xx.
    */
-  http(request: VendorHttpRequest): Promise<VendorAnswer>
+  http: (request: VendorHttpRequest) => Promise<VendorAnswer>
 }
 
 /** What a directive renders. `once` is HTML the page needs once however many directives ask (an SDK script). */

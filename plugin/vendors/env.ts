@@ -13,7 +13,7 @@ import { BUILTIN_VENDORS } from './registry.ts'
  */
 export function vendorsFromEnv(env: Env, extra: readonly AnyVendorAdapter[] = []): ConfiguredVendor[] {
   return [...BUILTIN_VENDORS, ...extra].flatMap((adapter) => {
-    const options = adapter.definition.fromEnv?.(env)
+    const options: unknown = adapter.definition.fromEnv?.(env)
     return options === undefined ? [] : [adapter(options)]
   })
 }

@@ -20,3 +20,5 @@ export {
 } from './define.ts'
 export { identifier, languageTag, matches, oneOf, partialName, pixels, text } from './rules.ts'
 export type { VendorAnswer } from '../runtime/http/request.ts'
+export { escapeHtml, jsonForScript } from '../runtime/encode.ts'
+export { VendorError, type VendorErrorCode } from '../errors.ts'

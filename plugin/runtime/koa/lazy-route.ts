@@ -57,7 +57,7 @@ export async function serveLazyFrame(
   setTokenPageHeaders(
     ctx,
     nonce,
-    [...(entry.definition.origins?.(entry.config as never) ?? [])],
+    [...(entry.definition.origins?.(entry.config) ?? [])],
     [...(entry.definition.lazy.csp ?? [])],
   )
   ctx.type = 'html'
