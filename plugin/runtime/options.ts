@@ -8,7 +8,7 @@
 import type { Dispatcher } from 'undici'
 import type { AnyVendorDefinition, ConfiguredVendor } from '../vendors/define.ts'
 import { integer, optionsObject, urlPath } from './check.ts'
-import { resolveBreakerOptions } from './vendors/breaker.ts'
+import { resolveBreakerOptions, type CircuitBreakerOptions } from './vendors/breaker.ts'
 
 /** The logger calls the runtime makes; a pino logger fits, and so does any object with these methods. */
 export interface EmbedsLogger {
@@ -16,13 +16,8 @@ export interface EmbedsLogger {
   info(fields: Record<string, unknown>, message: string): void
 }
 
-/** Per-vendor circuit breaker settings. */
-export interface BreakerOptions {
-  /** Consecutive failures that open the breaker. @default 5 */
-  failureThreshold?: number
-  /** How long an open breaker refuses calls before one probe, in milliseconds. @default 30000 */
-  cooldownMs?: number
-}
+/** Per-vendor circuit breaker settings: the breaker's options users set. */
+export type BreakerOptions = Pick<CircuitBreakerOptions, 'failureThreshold' | 'cooldownMs'>
 
 /** A per-user budget on the lazy route. */
 export interface LazyRateLimitOptions {

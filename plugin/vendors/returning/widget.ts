@@ -3,8 +3,8 @@
  * the attributes `<<widget>>` takes in either flow, the community and the
  * optional reuse of a user's token within its life.
  */
-import { integer, oneOfOption, optionsObject } from '../../runtime/check.ts'
-import { TokenCache } from '../../runtime/vendors/token-cache.ts'
+import { oneOfOption, optionsObject } from '../../runtime/check.ts'
+import { resolveTokenCacheOptions, TokenCache, type TokenCacheOptions } from '../../runtime/vendors/token-cache.ts'
 import type { Env, EmbedRequest, VendorServices } from '../define.ts'
 import { identifier, oneOf, pixels, text } from '../rules.ts'
 
@@ -21,24 +21,19 @@ export const WIDGET_ATTRIBUTES = {
   height: pixels,
 }
 
-/** Reuse of a user's Returning.AI token until shortly before it expires. */
-export interface TokenReuseOptions {
-  /** Users whose token is kept at most (least recently used dropped first). @default 1000 */
-  maxEntries?: number
-  /** A token is not reused within this long of its `exp`. @default 30000 */
-  refreshBeforeExpiryMs?: number
-}
+/** Reuse of a user's Returning.AI token until shortly before it expires: the token cache's options users set. */
+export type TokenReuseOptions = Pick<TokenCacheOptions, 'maxEntries' | 'refreshBeforeExpiryMs'>
 
 export type ResolvedTokenReuse = Required<TokenReuseOptions> | false
 
 /** `true` is `{}`; `false` or unset is off. */
 export function resolveTokenReuse(value: TokenReuseOptions | boolean | undefined, path: string): ResolvedTokenReuse {
   if (value === undefined || value === false) return false
-  const o = value === true ? {} : (optionsObject(path, value) ?? {})
-  return {
-    maxEntries: integer(`${path}.maxEntries`, o.maxEntries, 1000),
-    refreshBeforeExpiryMs: integer(`${path}.refreshBeforeExpiryMs`, o.refreshBeforeExpiryMs, 30_000, 0),
-  }
+  const { maxEntries, refreshBeforeExpiryMs } = resolveTokenCacheOptions(
+    value === true ? {} : (optionsObject(path, value) ?? {}),
+    path,
+  )
+  return { maxEntries, refreshBeforeExpiryMs }
 }
 
 /** `EMBEDS_REUSE_WIDGET_TOKENS=1` turns token reuse on (SPEC). */
