@@ -26,11 +26,13 @@ function realDir(dir: string): string {
 }
 
 /**
- * This package's runtime and stubs, wherever the package sits: the source
- * folders in this repo (`plugin/runtime`, `stubs`), `dist/node/…` once installed.
+ * This package's runtime, vendor adapters and stubs, wherever the package
+ * sits: the source folders in this repo (`plugin/runtime`, `plugin/vendors`,
+ * `stubs`), `dist/node/…` once installed.
  */
 export const PACKAGE_SERVER_DIRS: readonly string[] = [
   realDir(fileURLToPath(new URL('../runtime/', import.meta.url))),
+  realDir(fileURLToPath(new URL('../vendors/', import.meta.url))),
   realDir(fileURLToPath(new URL('../../stubs/', import.meta.url))),
 ]
 
@@ -39,7 +41,7 @@ export function absoluteDirs(root: string, dirs: readonly string[]): string[] {
   return dirs.map((dir) => realDir(path.resolve(root, dir)))
 }
 
-/** Absolute folders whose files are server-only: the app's `serverDirs` and this package's runtime and stubs. */
+/** Absolute folders whose files are server-only: the app's `serverDirs` and this package's runtime, adapters and stubs. */
 export function serverOnlyDirs(root: string, serverDirs: readonly string[]): string[] {
   return [...absoluteDirs(root, serverDirs), ...PACKAGE_SERVER_DIRS]
 }
