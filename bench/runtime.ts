@@ -8,18 +8,19 @@
  *   (the shape before this runtime existed, and the reference);
  * - runtime, no page cache: directives resolved concurrently;
  * - runtime, defaults: plus the shared widget-page cache;
- * - runtime, token reuse: plus `reuseWidgetTokens`.
+ * - runtime, token reuse: plus the proxy flow's `reuseTokens`.
  *
  * Prints a markdown table; nothing here is asserted (STYLE rule 10).
  */
 import os from 'node:os'
 import { request } from 'undici'
 import { Agent } from 'undici'
-import { injectToken } from '../plugin/runtime/vendors/returning.ts'
-import { resolveOptions, type EmbedsOptions } from '../plugin/runtime/options.ts'
-import { renderPage } from '../plugin/runtime/render.ts'
-import type { EmbedsUser } from '../plugin/runtime/user.ts'
-import { compileTemplates } from '../plugin/runtime/test-helpers.ts'
+import { renderPage } from '../plugin/runtime/render/render.ts'
+import { compileTemplates, testRuntime } from '../plugin/runtime/test-helpers.ts'
+import { caramelo as carameloAdapter } from '../plugin/vendors/caramelo/index.ts'
+import type { EmbedsUser } from '../plugin/vendors/define.ts'
+import { injectToken } from '../plugin/vendors/returning/page.ts'
+import { returningProxy, type ReturningProxyOptions } from '../plugin/vendors/returning/proxy.ts'
 import { startCarameloStub, startReturningStub } from '../stubs/index.ts'
 
 const LATENCY_MS = 100
@@ -37,18 +38,26 @@ const users: EmbedsUser[] = Array.from({ length: USERS }, (_, i) => ({
 
 const returning = await startReturningStub({ apiKey: API_KEY, communityId: 'bench', latencyMs: LATENCY_MS })
 const caramelo = await startCarameloStub({ secretToken: SECRET, projectId: 'bench', latencyMs: LATENCY_MS })
-const vendors = {
-  returning: { baseUrl: returning.url, apiKey: API_KEY, communityId: 'bench', widgetId: 'bench-store' },
-  caramelo: { apiUrl: caramelo.apiUrl, sdkUrl: caramelo.sdkUrl, projectId: 'bench', secretToken: SECRET },
-}
+const proxyOptions = { baseUrl: returning.url, apiKey: API_KEY, communityId: 'bench', widgetId: 'bench-store' }
+const chat = carameloAdapter({
+  apiUrl: caramelo.apiUrl,
+  sdkUrl: caramelo.sdkUrl,
+  projectId: 'bench',
+  secretToken: SECRET,
+})
 const templates = await compileTemplates({ home: '<main><<widget>></main><<caramelo>>' })
 const silent = { warn: () => undefined, info: () => undefined }
 
 type Render = (user: EmbedsUser) => Promise<string>
 
-function runtimeRender(options: Partial<EmbedsOptions>): Render {
-  const resolved = resolveOptions({ ...vendors, logger: silent, timeoutMs: 5000, ...options })
-  return (user) => renderPage(resolved, templates, 'home', {}, { user, nonce: 'bench', acceptLanguage: undefined })
+/** The runtime with the proxy flow (`pageCache`, `reuseTokens` as given) and Caramelo. */
+function runtimeRender(proxy: Pick<ReturningProxyOptions, 'pageCache' | 'reuseTokens'>): Render {
+  const runtime = testRuntime({
+    vendors: [returningProxy({ ...proxyOptions, ...proxy }), chat],
+    logger: silent,
+    timeoutMs: 5000,
+  })
+  return (user) => renderPage(runtime, templates, 'home', {}, { user, nonce: 'bench', acceptLanguage: undefined })
 }
 
 /** The vendors' sample flows, one call after the other, nothing cached. */
@@ -125,9 +134,9 @@ async function measure(name: string, render: Render): Promise<Row> {
 
 const rows: Row[] = []
 rows.push(await measure('sequential, uncached (reference)', sequentialRender()))
-rows.push(await measure('runtime, no page cache', runtimeRender({ widgetPageCache: false })))
+rows.push(await measure('runtime, no page cache', runtimeRender({ pageCache: false })))
 rows.push(await measure('runtime, defaults (page cache)', runtimeRender({})))
-rows.push(await measure('runtime, page cache + token reuse', runtimeRender({ reuseWidgetTokens: true })))
+rows.push(await measure('runtime, page cache + token reuse', runtimeRender({ reuseTokens: true })))
 
 await returning.close()
 await caramelo.close()

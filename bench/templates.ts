@@ -16,15 +16,17 @@ import { Bench, type Task } from 'tinybench'
 import { MockAgent } from 'undici'
 import { compileTemplate } from '../plugin/compiler/codegen.ts'
 import { parse } from '../plugin/compiler/parse.ts'
-import { resolveOptions } from '../plugin/runtime/options.ts'
-import { renderPage, type PageContext } from '../plugin/runtime/render.ts'
+import { renderPage, type PageContext } from '../plugin/runtime/render/render.ts'
 import {
   compileTemplates,
   recordingLogger,
+  TEST_CONFIGURED_VENDORS,
   TEST_NONCE,
   TEST_USER,
   TEST_VENDORS,
+  testRuntime,
 } from '../plugin/runtime/test-helpers.ts'
+import { returningSdk } from '../plugin/vendors/returning/sdk.ts'
 
 const TEMPLATES_DIR = fileURLToPath(new URL('../templates/', import.meta.url))
 const BENCH_OPTIONS = { time: 1500, warmupTime: 300 }
@@ -127,13 +129,19 @@ async function renderBench(): Promise<Bench> {
 
   const agent = mockVendors()
   const logger = recordingLogger()
-  const options = resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger })
+  // The demo's home page holds both <<widget>> flows and the chatbot.
+  const vendors = [...TEST_CONFIGURED_VENDORS, returningSdk(TEST_VENDORS.returningSdk)]
+  const options = testRuntime({ vendors, dispatcher: agent, logger })
 
   // Eta alone: the same page with the directives taken out, the layout registered once.
   const eta = new Eta()
   const home = withoutDirectives(sources['home'] ?? '', 'templates/home.eta')
   eta.loadTemplate('layout', sources['layout'] ?? '')
   eta.loadTemplate('layout', sources['layout'] ?? '', { async: true })
+  // Eta core resolves no paths: the partials go in under the names home includes them by.
+  for (const [name, source] of Object.entries(sources)) {
+    if (name.startsWith('partials/')) eta.loadTemplate(`./${name}`, source)
+  }
   eta.loadTemplate('@home', home)
 
   const fallbacks = await renderPage(options, templates, 'home', data, anonymous)
@@ -142,7 +150,10 @@ async function renderBench(): Promise<Bench> {
     'anonymous page has no fallback',
   )
   const page = await renderPage(options, templates, 'home', data, signedIn)
-  check(page.includes('<iframe') && page.includes('carameloaiChatbot'), 'signed-in page has no widgets')
+  check(
+    page.includes(' srcdoc="') && page.includes('<rai-currency-widget ') && page.includes('carameloaiChatbot'),
+    'signed-in page has no widgets',
+  )
   check(eta.renderString(home, data).includes('Hello, Alice!'), "Eta's page has no greeting")
 
   const bench = new Bench({ name: 'render', ...BENCH_OPTIONS, throws: true })
@@ -151,7 +162,7 @@ async function renderBench(): Promise<Bench> {
     .add('Eta renderStringAsync (compiles the page each call)', () => eta.renderStringAsync(home, data))
     .add('Eta render, page precompiled', () => eta.render('@home', data))
     .add('renderPage, anonymous (fallback partials)', () => renderPage(options, templates, 'home', data, anonymous))
-    .add('renderPage, signed in (3 MockAgent calls)', () => renderPage(options, templates, 'home', data, signedIn))
+    .add('renderPage, signed in (4 MockAgent calls)', () => renderPage(options, templates, 'home', data, signedIn))
   try {
     await bench.run()
   } finally {
@@ -175,6 +186,11 @@ function mockVendors(): MockAgent {
     .reply(200, '<html><head></head><body><script>init({ token: "" })</script></body></html>', {
       headers: { 'content-type': 'text/html' },
     })
+    .persist()
+  agent
+    .get(TEST_VENDORS.returningSdk.apiUrl)
+    .intercept({ path: '/v2/api/widget-access-keys/token', method: 'POST' })
+    .reply(200, { data: { embedToken: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.ZW1iZWQ', expiresIn: 900 } })
     .persist()
   agent
     .get(TEST_VENDORS.caramelo.apiUrl)

@@ -10,7 +10,7 @@ import os from 'node:os'
 import { Bench } from 'tinybench'
 import { HOSTILE_PAGES, widgetPageOf } from '../load/hostile-pages.ts'
 import { escapeHtml } from '../plugin/runtime/encode.ts'
-import { headTagEnd, injectToken, withBaseAndNonce } from '../plugin/runtime/vendors/returning.ts'
+import { headTagEnd, injectToken, withBaseAndNonce } from '../plugin/vendors/returning/page.ts'
 
 const TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJlbWFpbCI6ImFsaWNlQGV4YW1wbGUuY29tIn0.c2lnbmF0dXJl'
 const NONCE = 'bm9uY2UtZm9yLXRoZS1iZW5jaA=='

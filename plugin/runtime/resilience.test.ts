@@ -4,9 +4,12 @@
  */
 import { MockAgent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { resolveOptions, type EmbedsOptions } from './options.ts'
-import { renderPage, type TemplateMap } from './render.ts'
-import { compileTemplates, recordingLogger, TEST_NONCE, TEST_USER, TEST_VENDORS } from './test-helpers.ts'
+import { caramelo } from '../vendors/caramelo/index.ts'
+import { returningProxy, type ReturningProxyOptions } from '../vendors/returning/proxy.ts'
+import type { EmbedsOptions } from './options.ts'
+import { renderPage, type TemplateMap } from './render/render.ts'
+import type { Runtime } from './runtime.ts'
+import { compileTemplates, recordingLogger, TEST_NONCE, TEST_USER, TEST_VENDORS, testRuntime } from './test-helpers.ts'
 
 const { baseUrl: WIDGETS, communityId: COMMUNITY } = TEST_VENDORS.returning
 const { apiUrl: CARAMELO, projectId: PROJECT } = TEST_VENDORS.caramelo
@@ -41,11 +44,22 @@ afterEach(async () => {
   }
 })
 
-function runtime(options: Partial<EmbedsOptions> = {}) {
-  return resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger, now: () => clock, ...options })
+/** The proxy flow (with its `pageCache` and `reuseTokens`) and Caramelo, on the MockAgent and the test clock. */
+function runtime({
+  pageCache,
+  reuseTokens,
+  ...options
+}: EmbedsOptions & Pick<ReturningProxyOptions, 'pageCache' | 'reuseTokens'> = {}): Runtime {
+  return testRuntime({
+    vendors: [returningProxy({ ...TEST_VENDORS.returning, pageCache, reuseTokens }), caramelo(TEST_VENDORS.caramelo)],
+    dispatcher: agent,
+    logger,
+    now: () => clock,
+    ...options,
+  })
 }
 
-function render(resolved: ReturnType<typeof runtime>, templates: TemplateMap): Promise<string> {
+function render(resolved: Runtime, templates: TemplateMap): Promise<string> {
   return renderPage(resolved, templates, 'home', {}, { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined })
 }
 
@@ -62,16 +76,16 @@ describe('the widget page cache', () => {
 
     for (let i = 0; i < 3; i++) await expect(render(resolved, templates)).resolves.toContain('srcdoc=')
 
-    expect(resolved.state.metrics.snapshot()).toMatchObject({
+    expect(resolved.metrics.snapshot()).toMatchObject({
       cacheHits: { widget_page: 2 },
       cacheMisses: { widget_page: 1 },
-      vendorCalls: { returning: 3 },
+      vendorCalls: { 'returning-proxy': 3 },
     })
   })
 
   it('fetches the page on every render when the cache is off', async () => {
     const templates = await compileTemplates({ home: '<<widget>>' })
-    const resolved = runtime({ widgetPageCache: false })
+    const resolved = runtime({ pageCache: false })
     agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML).times(2)
     agent
       .get(WIDGETS)
@@ -101,7 +115,7 @@ describe('token reuse', () => {
 
   it("reuses a user's Returning.AI token until shortly before it expires, then signs in again", async () => {
     const templates = await compileTemplates({ home: '<<widget>>' })
-    const resolved = runtime({ reuseWidgetTokens: { refreshBeforeExpiryMs: 30_000 } })
+    const resolved = runtime({ reuseTokens: { refreshBeforeExpiryMs: 30_000 } })
     const exp = clock / 1000 + 300
     agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
     agent
@@ -112,7 +126,7 @@ describe('token reuse', () => {
     const first = await render(resolved, templates)
     const second = await render(resolved, templates)
     expect(second).toBe(first)
-    expect(resolved.state.metrics.snapshot()).toMatchObject({
+    expect(resolved.metrics.snapshot()).toMatchObject({
       cacheHits: { widget_token: 1 },
       cacheMisses: { widget_token: 1 },
     })
@@ -127,7 +141,7 @@ describe('token reuse', () => {
 
   it('never reuses a Caramelo token, even with token reuse on', async () => {
     const templates = await compileTemplates({ home: '<<caramelo>>' })
-    const resolved = runtime({ reuseWidgetTokens: true })
+    const resolved = runtime({ reuseTokens: true })
     agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_first_000000' })
     agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_second_00000' })
 
@@ -144,7 +158,7 @@ describe('the circuit breaker', () => {
 
     await expect(render(resolved, templates)).resolves.toBe('[down]')
     await expect(render(resolved, templates)).resolves.toBe('[down]')
-    expect(resolved.state.breakers.caramelo?.state).toBe('open')
+    expect(resolved.vendors.get('caramelo')?.breaker?.state).toBe('open')
 
     // Open: no interceptor is left, and disableNetConnect() would fail any call that is made.
     await expect(render(resolved, templates)).resolves.toBe('[down]')
@@ -153,10 +167,8 @@ describe('the circuit breaker', () => {
     clock += 10_000
     agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_probe_000000' })
     await expect(render(resolved, templates)).resolves.toContain('rtat_probe_000000')
-    expect(resolved.state.breakers.caramelo?.state).toBe('closed')
-    expect(resolved.state.metrics.prometheus()).toContain(
-      'eta_embeds_breaker_state{vendor="caramelo",state="closed"} 1',
-    )
+    expect(resolved.vendors.get('caramelo')?.breaker?.state).toBe('closed')
+    expect(resolved.metrics.prometheus()).toContain('eta_embeds_breaker_state{vendor="caramelo",state="closed"} 1')
   })
 
   it('is not moved by input we refused before calling', async () => {
@@ -164,7 +176,7 @@ describe('the circuit breaker', () => {
     const resolved = runtime({ breaker: { failureThreshold: 1 } })
     const user = { ...TEST_USER, email: 'eve@example.com\r\nx-evil: 1' }
     await renderPage(resolved, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
-    expect(resolved.state.breakers.returning?.state).toBe('closed')
+    expect(resolved.vendors.get('returning-proxy')?.breaker?.state).toBe('closed')
   })
 
   // Issue 9, hole 1: a 404 for one unknown widget says the vendor is up.
@@ -182,10 +194,10 @@ describe('the circuit breaker', () => {
         .reply(200, { token: jwt(2_000_000_000, 'a') })
         .times(4)
       for (let i = 0; i < 3; i++) await expect(renderWith(resolved, templates, { id: 'nope' })).resolves.toBe('[down]')
-      expect(resolved.state.breakers.returning?.state).toBe('closed')
+      expect(resolved.vendors.get('returning-proxy')?.breaker?.state).toBe('closed')
       // Each failure is still counted by cause, and still logged.
-      expect(resolved.state.metrics.prometheus()).toContain(
-        'eta_embeds_vendor_failures_total{vendor="returning",cause="ERR_VENDOR_STATUS"} 3',
+      expect(resolved.metrics.prometheus()).toContain(
+        'eta_embeds_vendor_failures_total{vendor="returning-proxy",cause="ERR_VENDOR_STATUS"} 3',
       )
       agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
       await expect(renderWith(resolved, templates, { id: 'w1' })).resolves.toContain('srcdoc=')
@@ -204,12 +216,12 @@ describe('the circuit breaker', () => {
         .reply(200, { token: jwt(2_000_000_000, 'a') })
         .times(2)
       for (let i = 0; i < 2; i++) await expect(render(resolved, templates)).resolves.toBe('[down]')
-      expect(resolved.state.breakers.returning?.state).toBe('open')
+      expect(resolved.vendors.get('returning-proxy')?.breaker?.state).toBe('open')
     },
   )
 })
 
-function renderWith(resolved: ReturnType<typeof runtime>, templates: TemplateMap, data: object): Promise<string> {
+function renderWith(resolved: Runtime, templates: TemplateMap, data: object): Promise<string> {
   return renderPage(resolved, templates, 'home', data, {
     user: TEST_USER,
     nonce: TEST_NONCE,

@@ -10,6 +10,9 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { compileTemplate } from '../compiler/codegen.ts'
 import type { TemplateMap, TemplateModule } from '../template-module.ts'
+import { caramelo } from '../vendors/caramelo/index.ts'
+import type { ConfiguredVendor } from '../vendors/define.ts'
+import { returningProxy } from '../vendors/returning/proxy.ts'
 import { resolveOptions, type EmbedsLogger, type EmbedsOptions } from './options.ts'
 import { createRuntime, type Runtime } from './runtime.ts'
 
@@ -96,6 +99,12 @@ export const TEST_VENDORS = {
     secretToken: 'cs_SECRET-TOKEN-never-leaks',
   },
 } as const
+
+/** The proxy flow and Caramelo, configured with `TEST_VENDORS`: what most runtime tests render with. */
+export const TEST_CONFIGURED_VENDORS: readonly ConfiguredVendor[] = [
+  returningProxy(TEST_VENDORS.returning),
+  caramelo(TEST_VENDORS.caramelo),
+]
 
 /** The verified user most tests render for. */
 export const TEST_USER = { id: 'user-42', email: 'alice@example.com', name: 'Alice', lang: 'pt-BR' } as const

@@ -1,7 +1,7 @@
 import { Dispatcher, interceptors, MockAgent, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { detachOnAbort } from './detach.ts'
-import { deferred } from './test-helpers.ts'
+import { deferred } from '../test-helpers.ts'
 
 const ORIGIN = 'https://widgets.vendor.test'
 const URL_ = `${ORIGIN}/store/w1`

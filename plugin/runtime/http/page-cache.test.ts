@@ -2,7 +2,7 @@ import { setImmediate as nextIoTurn } from 'node:timers/promises'
 import { cacheStores, MockAgent, request, type Dispatcher } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { widgetPageDispatcher, type WidgetPageCacheOptions } from './page-cache.ts'
-import { deferred } from './test-helpers.ts'
+import { deferred } from '../test-helpers.ts'
 
 const ORIGIN = 'https://widgets.vendor.test'
 const PATH = '/store/w1'

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import { Agent } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { vendorRequest } from './http.ts'
+import { vendorRequest } from './request.ts'
 
 let server: Server | undefined
 let agent: Agent | undefined

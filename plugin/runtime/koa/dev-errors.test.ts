@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ERROR_PAGE_CHECK } from '../dev-protocol.ts'
+import { ERROR_PAGE_CHECK } from '../../dev-protocol.ts'
 import { errorOverlayPage } from './dev-errors.ts'
-import { TEST_NONCE } from './test-helpers.ts'
+import { TEST_NONCE } from '../test-helpers.ts'
 
 const error = new Error("unknown attribute 'colour' on <<widget>> at templates/home.eta:9:14")
 

@@ -8,10 +8,17 @@ import type { AddressInfo } from 'node:net'
 import Koa from 'koa'
 import { Agent, MockAgent, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { etaEmbeds, type EmbedsMiddleware, type KoaEmbedsOptions } from './koa.ts'
-import type { TemplateMap } from './render.ts'
-import { compileTemplates, decodeAttribute, recordingLogger, TEST_USER, TEST_VENDORS } from './test-helpers.ts'
-import type { EmbedsUser } from './user.ts'
+import type { TemplateMap } from '../../template-module.ts'
+import type { EmbedsUser } from '../../vendors/define.ts'
+import {
+  compileTemplates,
+  decodeAttribute,
+  recordingLogger,
+  TEST_CONFIGURED_VENDORS,
+  TEST_USER,
+  TEST_VENDORS,
+} from '../test-helpers.ts'
+import { embeds, type EmbedsMiddleware, type EmbedsMiddlewareOptions } from './middleware.ts'
 
 const { baseUrl: WIDGETS, communityId: COMMUNITY } = TEST_VENDORS.returning
 const SIGNIN = { path: `/widget/${COMMUNITY}/signin`, method: 'POST' }
@@ -23,7 +30,7 @@ const BOB: EmbedsUser = { id: 'user-43', email: 'bob@example.com', name: 'Bob' }
 let vendors: MockAgent
 let client: Agent
 let server: ReturnType<Koa['listen']> | undefined
-let embeds: EmbedsMiddleware | undefined
+let middleware: EmbedsMiddleware | undefined
 
 beforeEach(() => {
   vendors = new MockAgent()
@@ -34,7 +41,7 @@ beforeEach(() => {
 afterEach(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
   server = undefined
-  await embeds?.close()
+  await middleware?.close()
   await client.close()
   try {
     vendors.assertNoPendingInterceptors()
@@ -47,18 +54,18 @@ afterEach(async () => {
  * An app with the runtime: `GET /` renders `home`; the user is the one the
  * `x-test-user` header names (a stand-in for a session, in this test only).
  */
-async function app(templates: TemplateMap, options: Partial<KoaEmbedsOptions> = {}): Promise<string> {
+async function app(templates: TemplateMap, options: Partial<EmbedsMiddlewareOptions> = {}): Promise<string> {
   const koa = new Koa()
   const users: Record<string, EmbedsUser> = { alice: TEST_USER, bob: BOB }
-  embeds = etaEmbeds({
-    ...TEST_VENDORS,
+  middleware = embeds({
+    vendors: TEST_CONFIGURED_VENDORS,
     dispatcher: vendors,
     logger: recordingLogger(),
     templates: () => Promise.resolve(templates),
     user: (ctx) => users[ctx.get('x-test-user')],
     ...options,
   })
-  koa.use(embeds)
+  koa.use(middleware)
   koa.use(async (ctx) => {
     await ctx.render('home')
   })
@@ -94,7 +101,9 @@ describe('the lazy-widget route: only what our templates rendered', () => {
   it('serves the frame a page rendered, signed, for the session user', async () => {
     const base = await app(await compileTemplates({ home: LAZY_HOME, 'partials/none': '<p>none</p>' }))
     const src = await frameSrc(base)
-    expect(src).toMatch(/^\/_embeds\/widget\?id=w1&fallback=partials%2Fnone&sig=[A-Za-z0-9_-]{43}$/)
+    expect(src).toMatch(
+      /^\/_embeds\/widget\?vendor=returning-proxy&fallback=partials%2Fnone&id=w1&sig=[A-Za-z0-9_-]{43}$/,
+    )
     vendorServesWidget('w1')
     const frame = await get(`${base}${src}`, 'alice')
     expect(frame.status).toBe(200)
@@ -102,13 +111,16 @@ describe('the lazy-widget route: only what our templates rendered', () => {
   })
 
   it.each([
-    ['no signature', () => '/_embeds/widget?type=store&id=nope-1'],
+    ['no signature', () => '/_embeds/widget?vendor=returning-proxy&type=store&id=nope-1'],
+    ['no vendor', (signed: string) => signed.replace('vendor=returning-proxy&', '')],
     ['another id under a real signature', (signed: string) => signed.replace('id=w1', 'id=nope-1')],
     ['an attribute added to a signed URL', (signed: string) => `${signed}&type=social`],
+    ['an unknown parameter added to a signed URL', (signed: string) => `${signed}&utm=x`],
     ['a fallback naming any template', (signed: string) => signed.replace('partials%2Fnone', 'login')],
-    ['a forged signature', () => `/_embeds/widget?id=nope-1&sig=${'A'.repeat(43)}`],
+    ['a forged signature', () => `/_embeds/widget?vendor=returning-proxy&id=nope-1&sig=${'A'.repeat(43)}`],
     ['a repeated signature', (signed: string) => `${signed}&sig=x`],
     ['a repeated attribute', (signed: string) => `${signed}&id=w1`],
+    ['a repeated vendor', (signed: string) => `${signed}&vendor=returning-proxy`],
   ])('refuses %s, calling no vendor and rendering nothing', async (_case, tamper) => {
     const base = await app(
       await compileTemplates({ home: LAZY_HOME, 'partials/none': '<p>none</p>', login: '<form>login page</form>' }),
@@ -125,7 +137,7 @@ describe('the lazy-widget route: only what our templates rendered', () => {
     const old = await app(templates, { lazySigningKeys: ['old-key-0123456789abcdef'] })
     const src = await frameSrc(old)
     await new Promise<void>((resolve) => server?.close(() => resolve()))
-    await embeds?.close()
+    await middleware?.close()
     const rotated = await app(templates, {
       lazySigningKeys: ['new-key-0123456789abcdef', 'old-key-0123456789abcdef'],
     })

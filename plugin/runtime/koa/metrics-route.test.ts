@@ -7,35 +7,35 @@ import type { Server } from 'node:http'
 import Koa from 'koa'
 import { MockAgent, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { etaEmbeds, type EmbedsMiddleware, type KoaEmbedsOptions } from './koa.ts'
-import { recordingLogger } from './test-helpers.ts'
+import { embeds, type EmbedsMiddleware, type EmbedsMiddlewareOptions } from './middleware.ts'
+import { recordingLogger } from '../test-helpers.ts'
 
 const TOKEN = 'metrics-token-4f0c9a2e7b1d-ok'
 
-const running: { server: Server; embeds: EmbedsMiddleware; agent: MockAgent }[] = []
+const running: { server: Server; middleware: EmbedsMiddleware; agent: MockAgent }[] = []
 
 afterEach(async () => {
-  for (const { server, embeds, agent } of running.splice(0)) {
+  for (const { server, middleware, agent } of running.splice(0)) {
     await new Promise((resolve) => server.close(resolve))
-    await embeds.close()
+    await middleware.close()
     await agent.close()
   }
 })
 
 /** A Koa app with the runtime and nothing else; resolves with its base URL. */
-async function serve(options: Partial<KoaEmbedsOptions>): Promise<string> {
+async function serve(options: Partial<EmbedsMiddlewareOptions>): Promise<string> {
   const agent = new MockAgent()
   agent.disableNetConnect()
-  const embeds = etaEmbeds({
+  const middleware = embeds({
     templates: () => Promise.resolve({}),
     dispatcher: agent,
     logger: recordingLogger(),
     ...options,
   })
   const app = new Koa()
-  app.use(embeds)
+  app.use(middleware)
   const server = app.listen(0, '127.0.0.1')
-  running.push({ server, embeds, agent })
+  running.push({ server, middleware, agent })
   await new Promise((resolve) => server.once('listening', resolve))
   const address = server.address()
   if (!address || typeof address === 'string') throw new Error('no port')
@@ -78,7 +78,7 @@ describe('metricsPath', () => {
   })
 
   it('cannot be served without a token: metricsPath alone is refused at start', () => {
-    expect(() => etaEmbeds({ templates: () => Promise.resolve({}), metricsPath: '/metrics' })).toThrow(
+    expect(() => embeds({ templates: () => Promise.resolve({}), metricsPath: '/metrics' })).toThrow(
       'options.metricsPath needs options.metricsToken',
     )
   })
@@ -88,14 +88,13 @@ describe('metricsPath', () => {
     ['with a space', 'a metrics token with spaces'],
     ['with a character a header cannot carry', 'metrics-token-é-0123456789'],
   ])('refuses a metricsToken %s, without echoing it', (_what, token) => {
-    const start = () =>
-      etaEmbeds({ templates: () => Promise.resolve({}), metricsPath: '/metrics', metricsToken: token })
+    const start = () => embeds({ templates: () => Promise.resolve({}), metricsPath: '/metrics', metricsToken: token })
     expect(start).toThrow(/options\.metricsToken must be 16 or more characters/)
     expect(start).not.toThrow(token)
   })
 
   it('refuses a metricsToken without a metricsPath, which would serve nothing', () => {
-    expect(() => etaEmbeds({ templates: () => Promise.resolve({}), metricsToken: TOKEN })).toThrow(
+    expect(() => embeds({ templates: () => Promise.resolve({}), metricsToken: TOKEN })).toThrow(
       'options.metricsToken is set but options.metricsPath is not',
     )
   })

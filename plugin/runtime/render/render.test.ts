@@ -1,19 +1,22 @@
 import { MockAgent } from 'undici'
 import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { RenderError } from '../errors.ts'
-import { resolveOptions, type EmbedsOptions } from './options.ts'
-import { renderPage, renderPageChunks, type TemplateMap } from './render.ts'
+import { RenderError } from '../../errors.ts'
+import type { EmbedsUser } from '../../vendors/define.ts'
+import { returningProxy } from '../../vendors/returning/proxy.ts'
+import type { EmbedsOptions } from '../options.ts'
 import {
   compileTemplates,
   decodeAttribute,
   deferred,
   recordingLogger,
+  TEST_CONFIGURED_VENDORS,
   TEST_NONCE,
   TEST_USER,
   TEST_VENDORS,
-} from './test-helpers.ts'
-import type { EmbedsUser } from './user.ts'
+  testRuntime,
+} from '../test-helpers.ts'
+import { renderPage, renderPageChunks, type TemplateMap } from './render.ts'
 
 const { baseUrl: WIDGETS, communityId: COMMUNITY } = TEST_VENDORS.returning
 const { apiUrl: CARAMELO, projectId: PROJECT } = TEST_VENDORS.caramelo
@@ -51,8 +54,14 @@ function render(
   user: EmbedsUser | undefined,
   options: Partial<EmbedsOptions> = {},
 ): Promise<string> {
-  const resolved = resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger, timeoutMs: 2000, ...options })
-  return renderPage(resolved, templates, 'home', data, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
+  const runtime = testRuntime({
+    vendors: TEST_CONFIGURED_VENDORS,
+    dispatcher: agent,
+    logger,
+    timeoutMs: 2000,
+    ...options,
+  })
+  return renderPage(runtime, templates, 'home', data, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
 }
 
 /** Makes a mocked answer wait until `count` requests have arrived: calls made one after another never get there. */
@@ -243,35 +252,19 @@ describe('renderPage: errors in the page itself', () => {
 
   it('refuses a directive whose vendor is not configured', async () => {
     const templates = await compileTemplates({ home: '<<caramelo>>' })
-    const resolved = resolveOptions({ returning: TEST_VENDORS.returning, dispatcher: agent, logger })
+    const rendering = render(templates, {}, TEST_USER, { vendors: [returningProxy(TEST_VENDORS.returning)] })
 
-    const rendering = renderPage(
-      resolved,
-      templates,
-      'home',
-      {},
-      { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined },
+    await expect(rendering).rejects.toThrow(
+      '<<caramelo>> is used at templates/home.eta:1:1 but Caramelo AI is not configured',
     )
-
-    await expect(rendering).rejects.toThrow('<<caramelo>> is used but Caramelo AI is not configured')
     await expect(rendering).rejects.toMatchObject({ code: 'ERR_CONFIG' })
   })
 
   it('refuses a widget without an id when WIDGET_ID is not set', async () => {
     const templates = await compileTemplates({ home: '<<widget>>' })
-    const resolved = resolveOptions({
-      returning: { ...TEST_VENDORS.returning, widgetId: undefined },
-      dispatcher: agent,
-      logger,
+    const rendering = render(templates, {}, TEST_USER, {
+      vendors: [returningProxy({ ...TEST_VENDORS.returning, widgetId: undefined })],
     })
-
-    const rendering = renderPage(
-      resolved,
-      templates,
-      'home',
-      {},
-      { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined },
-    )
 
     await expect(rendering).rejects.toThrow("<<widget>> has no 'id' and WIDGET_ID is not set")
     await expect(rendering).rejects.toMatchObject({ code: 'ERR_CONFIG' })
@@ -301,8 +294,8 @@ describe('renderPageChunks: streaming', () => {
         vendor.promise.then(() =>
           JSON.stringify({ real_time_access_token: CHAT_TOKEN }),
         )) as unknown as MockInterceptor.MockResponseDataHandler)
-    const resolved = resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger, timeoutMs: 2000 })
-    const chunks = await renderPageChunks(resolved, templates, 'home', {}, page(TEST_USER))
+    const runtime = testRuntime({ vendors: TEST_CONFIGURED_VENDORS, dispatcher: agent, logger, timeoutMs: 2000 })
+    const chunks = await renderPageChunks(runtime, templates, 'home', {}, page(TEST_USER))
 
     // If the first chunk waited for the vendor, this would hang: the vendor answers only below.
     await expect(chunks.next()).resolves.toEqual({ done: false, value: '<h1>Hi</h1>' })
@@ -376,9 +369,17 @@ describe('renderPage: lazy widgets', () => {
       new RegExp(
         '^<iframe class="eta-embeds-widget" title="Feed" sandbox="allow-scripts allow-forms allow-popups"' +
           ' referrerpolicy="no-referrer" loading="lazy"' +
-          ' src="/_embeds/widget\\?type=social&amp;id=s1&amp;color=dark&amp;fallback=none&amp;sig=[A-Za-z0-9_-]{43}"></iframe>$',
+          ' src="/_embeds/widget\\?vendor=returning-proxy&amp;color=dark&amp;fallback=none&amp;id=s1&amp;title=Feed' +
+          '&amp;type=social&amp;sig=[A-Za-z0-9_-]{43}"></iframe>$',
       ),
     )
     expect(dispatch).not.toHaveBeenCalled()
+  })
+
+  it('signs the flow by its adapter, leaving flow and loading out of the URL', async () => {
+    const templates = await compileTemplates({ home: '<<widget flow="proxy" loading="lazy" id="s1">>' })
+    const html = await render(templates, {}, TEST_USER)
+    const src = decodeAttribute(/ src="([^"]*)"/.exec(html)?.[1] ?? '')
+    expect(src).toMatch(/^\/_embeds\/widget\?vendor=returning-proxy&id=s1&sig=[A-Za-z0-9_-]{43}$/)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { deferred } from './test-helpers.ts'
+import { deferred } from '../test-helpers.ts'
 import { jwtExpiry, TokenCache, type TokenCacheOptions } from './token-cache.ts'
 
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')

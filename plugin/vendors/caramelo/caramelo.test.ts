@@ -2,11 +2,19 @@ import { MockAgent } from 'undici'
 import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { VendorErrorCode } from '../../errors.ts'
-import { resolveOptions, type EmbedsOptions } from '../options.ts'
-import { renderPage, type TemplateMap } from '../render.ts'
-import { compileTemplates, recordingLogger, TEST_NONCE, TEST_USER, TEST_VENDORS } from '../test-helpers.ts'
-import type { EmbedsUser } from '../user.ts'
-import { preferredLanguage } from './caramelo.ts'
+import type { EmbedsOptions } from '../../runtime/options.ts'
+import { renderPage, type TemplateMap } from '../../runtime/render/render.ts'
+import {
+  compileTemplates,
+  recordingLogger,
+  TEST_NONCE,
+  TEST_USER,
+  TEST_VENDORS,
+  testRuntime,
+} from '../../runtime/test-helpers.ts'
+import type { EmbedsUser } from '../define.ts'
+import { caramelo } from './index.ts'
+import { preferredLanguage } from './language.ts'
 
 const { apiUrl: API, sdkUrl: SDK, projectId: PROJECT, secretToken: SECRET } = TEST_VENDORS.caramelo
 const AUTH = { path: `/api/chatbox/project/${PROJECT}/intranet-auth`, method: 'POST' }
@@ -43,14 +51,14 @@ interface Page {
 }
 
 function render({ user, acceptLanguage, options }: Page): Promise<string> {
-  const resolved = resolveOptions({
-    caramelo: TEST_VENDORS.caramelo,
+  const runtime = testRuntime({
+    vendors: [caramelo(TEST_VENDORS.caramelo)],
     dispatcher: agent,
     logger,
     timeoutMs: 2000,
     ...options,
   })
-  return renderPage(resolved, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage })
+  return renderPage(runtime, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage })
 }
 
 /** Answers the auth call and keeps the JSON body Caramelo received. */
@@ -136,9 +144,9 @@ describe('<<caramelo>>: the authenticated flow', () => {
         return { statusCode: 200, data: ANSWER }
       })
 
-    const resolved = resolveOptions({ caramelo: TEST_VENDORS.caramelo, dispatcher: agent, logger })
+    const runtime = testRuntime({ vendors: [caramelo(TEST_VENDORS.caramelo)], dispatcher: agent, logger })
     const html = await renderPage(
-      resolved,
+      runtime,
       templates,
       'home',
       { project: 'other-9' },
@@ -281,6 +289,7 @@ describe('<<caramelo>>: every vendor failure yields the fallback and one clean l
     expect(logger.lines).toHaveLength(1)
     const [line] = logger.lines
     expect(line?.level).toBe('warn')
+    expect(line?.message).toBe('vendor call failed; rendered the fallback')
     expect(line?.fields).toMatchObject({ vendor: 'caramelo', directive: 'caramelo', cause, status })
     expect(typeof line?.fields['latencyMs']).toBe('number')
     const text = JSON.stringify(line)

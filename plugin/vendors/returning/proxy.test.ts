@@ -2,8 +2,8 @@ import { MockAgent } from 'undici'
 import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { VendorError, type VendorErrorCode } from '../../errors.ts'
-import { resolveOptions, type EmbedsOptions } from '../options.ts'
-import { renderPage, type TemplateMap } from '../render.ts'
+import type { EmbedsOptions } from '../../runtime/options.ts'
+import { renderPage, type TemplateMap } from '../../runtime/render/render.ts'
 import {
   compileTemplates,
   decodeAttribute,
@@ -11,9 +11,11 @@ import {
   TEST_NONCE,
   TEST_USER,
   TEST_VENDORS,
-} from '../test-helpers.ts'
-import type { EmbedsUser } from '../user.ts'
-import { injectToken, withBaseAndNonce } from './returning.ts'
+  testRuntime,
+} from '../../runtime/test-helpers.ts'
+import type { EmbedsUser } from '../define.ts'
+import { injectToken, withBaseAndNonce } from './page.ts'
+import { returningProxy } from './proxy.ts'
 
 const { baseUrl: BASE, apiKey: API_KEY, communityId: COMMUNITY } = TEST_VENDORS.returning
 const SIGNIN = { path: `/widget/${COMMUNITY}/signin`, method: 'POST' }
@@ -48,14 +50,14 @@ afterEach(async () => {
 })
 
 function render(user: EmbedsUser | undefined, options: Partial<EmbedsOptions> = {}): Promise<string> {
-  const resolved = resolveOptions({
-    returning: TEST_VENDORS.returning,
+  const runtime = testRuntime({
+    vendors: [returningProxy(TEST_VENDORS.returning)],
     dispatcher: agent,
     logger,
     timeoutMs: 2000,
     ...options,
   })
-  return renderPage(resolved, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
+  return renderPage(runtime, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
 }
 
 function vendor() {
@@ -76,7 +78,8 @@ function expectOneCleanWarning(cause: VendorErrorCode, status?: number): void {
   expect(logger.lines).toHaveLength(1)
   const [line] = logger.lines
   expect(line?.level).toBe('warn')
-  expect(line?.fields).toMatchObject({ vendor: 'returning', directive: 'widget', cause, status })
+  expect(line?.message).toBe('vendor call failed; rendered the fallback')
+  expect(line?.fields).toMatchObject({ vendor: 'returning-proxy', directive: 'widget', cause, status })
   expect(line?.fields['loc']).toBe('templates/home.eta:1:7')
   expect(typeof line?.fields['latencyMs']).toBe('number')
   const text = JSON.stringify(line)
@@ -137,9 +140,9 @@ describe('<<widget>>: the server-side proxy flow', () => {
         return { statusCode: 200, data: WIDGET_PAGE, responseOptions: HTML }
       })
 
-    const resolved = resolveOptions({ returning: TEST_VENDORS.returning, dispatcher: agent, logger })
+    const runtime = testRuntime({ vendors: [returningProxy(TEST_VENDORS.returning)], dispatcher: agent, logger })
     const html = await renderPage(
-      resolved,
+      runtime,
       templates,
       'home',
       { channel: 'news-1' },
@@ -343,6 +346,10 @@ describe('<<widget>>: every vendor failure yields the fallback and one clean log
 
     await expect(render(TEST_USER)).resolves.toBe('<main></main>')
     expect(logger.lines).toHaveLength(1)
+    expect(logger.lines[0]).toMatchObject({
+      message: 'vendor call failed; rendered nothing (no fallback)',
+      fields: { vendor: 'returning-proxy', cause: 'ERR_VENDOR_STATUS', status: 503 },
+    })
   })
 })
 
@@ -389,7 +396,7 @@ describe('injectToken', () => {
   ])('fails loudly on %s', (_name, page, found) => {
     expect(() => injectToken(page, 'a.b.c')).toThrow(VendorError)
     expect(() => injectToken(page, 'a.b.c')).toThrow(
-      `returning widget page has ${found} token placeholders, expected 1`,
+      `returning-proxy widget page has ${found} token placeholders, expected 1`,
     )
   })
 })
