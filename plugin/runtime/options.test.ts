@@ -231,6 +231,10 @@ describe('resolveOptions: errors name the option by its full path', () => {
     ],
     [{ vendors: [returningProxy(null as never)] }, 'options.vendors[0] must be an object, got null'],
     [
+      { vendors: [caramelo as never] },
+      'options.vendors[0] is an adapter that was not configured: call it with its options, such as caramelo({ … })',
+    ],
+    [
       { vendors: [returningProxy({ ...proxy, pageCache: { ttlMs: 0 } })] },
       'options.vendors[0].pageCache.ttlMs must be a positive integer, got 0',
     ],

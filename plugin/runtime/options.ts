@@ -114,6 +114,12 @@ function resolveVendors(vendors: readonly ConfiguredVendor[] | undefined): Resol
   const names = new Set<string>()
   return vendors.map((vendor: ConfiguredVendor, i) => {
     const path = `options.vendors[${i}]`
+    // An adapter is a function with a `definition` too: say what was forgotten.
+    if (typeof vendor === 'function') {
+      throw new TypeError(
+        `${path} is an adapter that was not configured: call it with its options, such as caramelo({ … })`,
+      )
+    }
     if (typeof vendor?.definition?.resolve !== 'function') {
       throw new TypeError(`${path} must be a configured vendor adapter, such as returningProxy({ … })`)
     }

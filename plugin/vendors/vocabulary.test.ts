@@ -68,7 +68,7 @@ describe('Vocabulary: adapters that disagree are refused, naming the adapter', (
           adapter('acme-a', { directive: 'acme', flow: 'x' }),
           adapter('acme-b', { directive: 'acme', flow: 'x' }),
         ]),
-    ).toThrow("<<acme>> has two flows named 'x'")
+    ).toThrow("vendor adapters 'acme-a' and 'acme-b': <<acme>> has two flows named 'x'")
   })
 
   it('takes one unnamed flow, and an app adapter beside the built-ins', () => {

@@ -118,7 +118,10 @@ function directiveSpec(name: string, flows: Definition[]): DirectiveSpec {
       throw new TypeError(`vendor adapter '${unnamed.name}': <<${name}>> has several flows, so it needs a 'flow' name`)
     const flowNames = flows.map((f) => f.flow as string)
     const twice = flowNames.find((f, i) => flowNames.indexOf(f) !== i)
-    if (twice) throw new TypeError(`<<${name}>> has two flows named '${twice}'`)
+    if (twice) {
+      const adapters = flows.filter((f) => f.flow === twice).map((f) => `'${f.name}'`)
+      throw new TypeError(`vendor adapters ${adapters.join(' and ')}: <<${name}>> has two flows named '${twice}'`)
+    }
   }
   const attributes = new Map<string, AttributeRule>()
   if (flows.length > 1) attributes.set('flow', oneOf(flows.map((f) => f.flow as string)))
