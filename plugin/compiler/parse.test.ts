@@ -321,7 +321,7 @@ describe('parse: a literal flow="…" is checked against that flow', () => {
       source: '<<widget flow="sdk" loading={it.loading}>>',
       code: 'ERR_ATTRIBUTE_UNKNOWN',
       at: ['loading'],
-      says: "unknown attribute 'loading' on <<widget flow=\"sdk\">>",
+      says: 'unknown attribute \'loading\' on <<widget flow="sdk">>',
     },
     {
       name: 'a type the SDK has no element for',
