@@ -65,31 +65,6 @@ describe('compileTemplate: errors', () => {
     expect(error.frame).toContain('> 2 |   <<widget flow="sdk" loading="lazy">>')
   })
 
-  it('refuses a value the literal flow does not take, at that value', () => {
-    const source = '<<widget flow="sdk" type="minigames">>'
-    const error = compileError(source)
-
-    expect(error.code).toBe('ERR_ATTRIBUTE_VALUE')
-    expect(error.loc).toEqual({ file: FILE, ...positionOf(source, 'minigames') })
-    expect(error.message).toContain('(expected one of store, channel, milestone, social, currency)')
-  })
-
-  it('refuses a flow that no adapter declares', () => {
-    const source = '<<widget flow="nope">>'
-    const error = compileError(source)
-
-    expect(error.code).toBe('ERR_ATTRIBUTE_VALUE')
-    expect(error.loc).toEqual({ file: FILE, ...positionOf(source, 'nope') })
-    expect(error.message).toContain('(expected one of proxy, sdk)')
-  })
-
-  it('refuses flow on <<caramelo>>, which has a single flow', () => {
-    const error = compileError('<<caramelo flow="sdk">>')
-
-    expect(error.code).toBe('ERR_ATTRIBUTE_UNKNOWN')
-    expect(error.message).toContain("unknown attribute 'flow' on <<caramelo>>")
-  })
-
   it('compiles a flow from an {expression}: its attributes are checked when it renders', () => {
     const { directives } = compileTemplate('<<widget flow={it.f} loading="lazy">>', FILE)
 
