@@ -4,12 +4,20 @@
  */
 import { decodeJwt } from 'jose'
 import { request, type Dispatcher } from 'undici'
-import { startCarameloStub, startReturningStub, type CarameloStub, type ReturningStub } from '../stubs/index.ts'
-import { CANARIES, COMMUNITY_ID, PROJECT_ID, type VendorUrls } from './server.ts'
+import {
+  startCarameloStub,
+  startReturningSdkStub,
+  startReturningStub,
+  type CarameloStub,
+  type ReturningSdkStub,
+  type ReturningStub,
+} from '../stubs/index.ts'
+import { ACCESS_ID, CANARIES, COMMUNITY_ID, PROJECT_ID, type VendorUrls } from './server.ts'
 
-/** Both real vendor stubs, in this process, with the canary secrets. */
+/** The real vendor stubs (Returning.AI's proxy and SDK flows, Caramelo), in this process, with the canary secrets. */
 export interface Vendors {
   returning: ReturningStub
+  returningSdk: ReturningSdkStub
   caramelo: CarameloStub
   urls: VendorUrls
   close(): Promise<void>
@@ -17,13 +25,26 @@ export interface Vendors {
 
 export async function startVendors(latencyMs = 0): Promise<Vendors> {
   const returning = await startReturningStub({ apiKey: CANARIES.apiKey, communityId: COMMUNITY_ID, latencyMs })
+  const returningSdk = await startReturningSdkStub({
+    accessId: ACCESS_ID,
+    accessKey: CANARIES.accessKey,
+    communityId: COMMUNITY_ID,
+    latencyMs,
+  })
   const caramelo = await startCarameloStub({ secretToken: CANARIES.secretToken, projectId: PROJECT_ID, latencyMs })
   return {
     returning,
+    returningSdk,
     caramelo,
-    urls: { returning: returning.url, carameloApi: caramelo.apiUrl, carameloSdk: caramelo.sdkUrl },
+    urls: {
+      returning: returning.url,
+      returningSdkApi: returningSdk.apiUrl,
+      returningSdkScript: returningSdk.sdkUrl,
+      carameloApi: caramelo.apiUrl,
+      carameloSdk: caramelo.sdkUrl,
+    },
     close: async () => {
-      await Promise.all([returning.close(), caramelo.close()])
+      await Promise.all([returning.close(), returningSdk.close(), caramelo.close()])
     },
   }
 }
@@ -83,6 +104,13 @@ export function widgetTokens(html: string): string[] {
   return out
 }
 
+/** The `embed-token` of every Widget SDK element (`<rai-…-widget>`) of the page, in order. */
+export function sdkTokens(html: string): string[] {
+  return [...html.matchAll(/<rai-[a-z]+-widget\b[^>]*?\sembed-token="([^"]*)"/g)].map(([, token = '']) =>
+    unescapeHtml(token),
+  )
+}
+
 /** The `secure_connection_token` of every Caramelo config script of the page, in order. */
 export function carameloTokens(html: string): string[] {
   const out: string[] = []
@@ -93,7 +121,7 @@ export function carameloTokens(html: string): string[] {
   return out
 }
 
-/** The `email` claim of a widget JWT (decoded, not verified: the stub's `minted` list vouches for it). */
+/** The `email` claim of a proxy-flow widget JWT (decoded, not verified: the stub's `minted` list vouches for it). */
 export function jwtEmail(token: string): unknown {
   return decodeJwt(token)['email']
 }

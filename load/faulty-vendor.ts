@@ -1,7 +1,8 @@
 /**
  * A vendor that misbehaves in one chosen way, on loopback, for the fault
- * matrix. It answers every path the same way (sign-in, widget page and
- * Caramelo's intranet-auth alike), so either vendor's URL can point at it.
+ * matrix. It answers every path the same way (sign-in, widget page, the
+ * Widget SDK's token API and Caramelo's intranet-auth alike), so any vendor's
+ * URL can point at it.
  * Every body it sends carries `MARKER`, so a test can prove that nothing the
  * vendor said reached a page or a log line.
  */

@@ -1,12 +1,22 @@
 /**
  * Many users at once against the production server (issue 6): every page
- * answers 200 with that user's own tokens, no token lands in two pages, and
+ * answers 200 with that user's own tokens (the proxy widget's, the Widget
+ * SDK's and the chatbot's), no token lands in two pages, and
  * the server's memory stays flat across rounds. A correctness and leak
  * check under concurrency; speed is the benchmark's business (bench/).
  */
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { carameloTokens, getPage, jwtEmail, login, startVendors, widgetTokens, type Vendors } from './client.ts'
+import {
+  carameloTokens,
+  getPage,
+  jwtEmail,
+  login,
+  sdkTokens,
+  startVendors,
+  widgetTokens,
+  type Vendors,
+} from './client.ts'
 import { inspectorUrl, openInspector, type Inspector } from './inspector.ts'
 import {
   CANARIES,
@@ -19,11 +29,11 @@ import {
 } from './server.ts'
 
 const USERS = 200
-/** Rounds before the first memory sample: JIT warm-up, vendor connection pools grown to a round's 400 calls. */
+/** Rounds before the first memory sample: JIT warm-up, vendor connection pools grown to a round's 600 calls. */
 const WARM_UP_ROUNDS = 3
 /** Measured rounds after the warm-up, each one `GET /` per user, all users at once. */
 const ROUNDS = 10
-/** Each vendor answers after this long: the server holds a round's 400 calls open at once. */
+/** Each vendor answers after this long: the server holds a round's 600 calls open at once. */
 const VENDOR_LATENCY_MS = 20
 /**
  * Memory is sampled after a full GC forced through the inspector, so a sample
@@ -94,6 +104,7 @@ const seen = new Map<string, string[]>()
 async function round(name: string): Promise<void> {
   const pages = await Promise.all(users.map((user) => getPage(server.url, user.cookie, { dispatcher: agent })))
   const widgetMinted = new Map(vendors.returning.minted.map((m) => [m.token, m.email]))
+  const sdkMinted = new Map(vendors.returningSdk.minted.map((m) => [m.token, m.identifiers]))
   const chatMinted = new Map(vendors.caramelo.minted.map((m) => [m.token, m.externalCustomerId]))
   const failed = pages.flatMap((page, i) => (page.status === 200 ? [] : [`${users[i]?.email}: ${page.status}`]))
   expect(failed, `${name}: pages not 200`).toEqual([])
@@ -114,12 +125,17 @@ async function round(name: string): Promise<void> {
     expect(page.body).toContain('</html>')
 
     const [widget, ...moreWidgets] = widgetTokens(page.body)
+    const [sdk, ...moreSdk] = sdkTokens(page.body)
     const [chat, ...moreChats] = carameloTokens(page.body)
-    expect([moreWidgets, moreChats]).toEqual([[], []])
+    expect([moreWidgets, moreSdk, moreChats]).toEqual([[], [], []])
     expect(widget && jwtEmail(widget), `${name}: widget token of ${user.email}`).toBe(user.email)
     expect(widget && widgetMinted.get(widget)).toBe(user.email)
+    expect(sdk && sdkMinted.get(sdk), `${name}: SDK embed token of ${user.email}`).toEqual({
+      'data-email': user.email,
+      'data-user-id': user.id,
+    })
     expect(chat && chatMinted.get(chat), `${name}: chat token of ${user.email}`).toBe(user.id)
-    for (const token of [widget ?? '', chat ?? '']) {
+    for (const token of [widget ?? '', sdk ?? '', chat ?? '']) {
       seen.set(token, [...(seen.get(token) ?? []), `${name}:${user.email}`])
     }
   })
@@ -139,13 +155,17 @@ describe(`${USERS} users, ${WARM_UP_ROUNDS} + ${ROUNDS} rounds of ${USERS} concu
     const pages = USERS * (WARM_UP_ROUNDS + ROUNDS)
     const reused = [...seen].filter(([, where]) => where.length > 1)
     expect(reused, 'tokens seen in more than one page').toEqual([])
-    expect(seen.size).toBe(pages * 2)
+    expect(seen.size).toBe(pages * 3)
     // Caramelo tokens are single-use: one minted per render, never cached (SPEC).
     expect(vendors.caramelo.minted).toHaveLength(pages)
+    // Token reuse is off (EMBEDS_REUSE_WIDGET_TOKENS unset): one embed token per render.
+    expect(vendors.returningSdk.minted).toHaveLength(pages)
 
     expect(failureLines(server.logs)).toEqual([])
     const logText = server.logs.join('\n')
     for (const canary of Object.values(CANARIES)) expect(logText).not.toContain(canary)
+    // Every vendor was the test's: the server started no stub of its own.
+    expect(logText).not.toContain('is the built-in local stub')
 
     const rssGrowth = last.rss - warm.rss
     const heapGrowth = last.heapUsed - warm.heapUsed

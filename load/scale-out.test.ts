@@ -5,7 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { carameloTokens, getPage, login, startVendors, unescapeHtml, widgetTokens, type Vendors } from './client.ts'
+import {
+  carameloTokens,
+  getPage,
+  login,
+  sdkTokens,
+  startVendors,
+  unescapeHtml,
+  widgetTokens,
+  type Vendors,
+} from './client.ts'
 import { CANARIES, PASSWORD, serverEnv, startServer, type ServerProcess } from './server.ts'
 
 let vendors: Vendors
@@ -45,20 +54,27 @@ describe('two instances sharing SESSION_KEYS', () => {
       expect(page.status).toBe(200)
       expect(page.body).toContain('Hello, Alice!')
       expect(page.body).not.toContain('data-fallback=')
-      expect([widgetTokens(page.body).length, carameloTokens(page.body).length]).toEqual([1, 1])
+      expect([widgetTokens(page.body), sdkTokens(page.body), carameloTokens(page.body)].map((t) => t.length)).toEqual([
+        1, 1, 1,
+      ])
     }
 
-    // Two pages on A, one on B; each page is one call per vendor (the lazy widget calls none until its frame loads).
-    expect(await vendorCalls(a)).toEqual({ returning: 2, caramelo: 2 })
-    expect(await vendorCalls(b)).toEqual({ returning: 1, caramelo: 1 })
+    // Two pages on A, one on B; each page is one call per vendor flow, labelled
+    // by adapter name (the lazy widget calls none until its frame loads).
+    expect(await vendorCalls(a)).toEqual({ 'returning-proxy': 2, 'returning-sdk': 2, caramelo: 2 })
+    expect(await vendorCalls(b)).toEqual({ 'returning-proxy': 1, 'returning-sdk': 1, caramelo: 1 })
     expect(vendors.caramelo.minted).toHaveLength(3)
+    expect(vendors.returningSdk.minted).toHaveLength(3)
   })
 
   it('serve a lazy frame that the other instance rendered (its URL is signed with keys from SESSION_KEYS)', async () => {
     const cookie = await login(a.url, 'alice@example.com', PASSWORD)
     const home = await getPage(a.url, cookie)
     const src = /<iframe [^>]*loading="lazy" src="([^"]+)"/.exec(home.body)?.[1]
-    expect(src).toMatch(/&amp;sig=/)
+    // The adapter's name, the directive's attributes (sorted), then the signature over all of them.
+    expect(src).toMatch(
+      /^\/_embeds\/widget\?vendor=returning-proxy&amp;fallback=[^"]*&amp;type=milestone&amp;sig=[\w-]+$/,
+    )
     const frame = await getPage(b.url, cookie, { path: unescapeHtml(src ?? '') })
     expect(frame.status).toBe(200)
     expect(frame.body).toMatch(/\btoken\s*:\s*"ey/)

@@ -18,24 +18,32 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  */
 export const CANARIES = {
   apiKey: 'load-canary-api-key-3c9e51a7d0f2',
+  accessKey: 'load-canary-access-key-e5a1f08c7b34',
   secretToken: 'load-canary-secret-token-a84b0e6d1c57',
   sessionKey: 'load-canary-session-key-6f02d9b3e8a1',
   metricsToken: 'load-canary-metrics-token-2b7e94c0d5a3',
 } as const
 
 export const COMMUNITY_ID = 'load-community'
+export const ACCESS_ID = 'load-access-id'
 export const PROJECT_ID = 'load-project'
 export const WIDGET_ID = 'load-store'
 export const PASSWORD = 'load-password'
 
-/** Where the server's two vendors are. */
+/** Where the server's vendors are: Returning.AI's two flows and Caramelo. */
 export interface VendorUrls {
   returning: string
+  returningSdkApi: string
+  returningSdkScript: string
   carameloApi: string
   carameloSdk: string
 }
 
-/** The environment of a production server whose vendors are at `vendors`, with the canary secrets. */
+/**
+ * The environment of a production server whose vendors are at `vendors`,
+ * with the canary secrets. Every built-in vendor has its secret set, so the
+ * server starts none of its own stubs: each call goes where the test says.
+ */
 export function serverEnv(vendors: VendorUrls, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: process.env['PATH'] ?? '',
@@ -49,6 +57,10 @@ export function serverEnv(vendors: VendorUrls, extra: Record<string, string> = {
     WIDGET_COMMUNITY_ID: COMMUNITY_ID,
     WIDGET_ID,
     WIDGET_TYPE: 'store',
+    RAI_V2_API_URL: vendors.returningSdkApi,
+    RAI_SDK_URL: vendors.returningSdkScript,
+    RAI_ACCESS_ID: ACCESS_ID,
+    RAI_ACCESS_KEY: CANARIES.accessKey,
     CARAMELO_API_URL: vendors.carameloApi,
     CARAMELO_SDK_URL: vendors.carameloSdk,
     CARAMELO_PROJECT_ID: PROJECT_ID,
@@ -184,7 +196,7 @@ export function logRecords(logs: string[]): Record<string, unknown>[] {
   return out
 }
 
-/** The runtime's "vendor call failed" lines. */
+/** The runtime's "vendor call failed" lines, whether the directive had a fallback or rendered nothing. */
 export function failureLines(logs: string[]): Record<string, unknown>[] {
-  return logRecords(logs).filter((r) => r['msg'] === 'vendor call failed; rendered the fallback')
+  return logRecords(logs).filter((r) => String(r['msg']).startsWith('vendor call failed; '))
 }

@@ -1,16 +1,26 @@
 /**
- * Graceful shutdown (issue 6): SIGTERM while a page waits on its vendors.
+ * Graceful shutdown (issue 6): SIGTERM while a page waits on its vendors
+ * (Returning.AI's proxy and Widget SDK flows, Caramelo).
  * The server stops accepting at once, finishes that page in full, and exits 0
  * — also when a vendor it called is still stuck.
  */
 import { connect } from 'node:net'
 import { Client } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { carameloTokens, getPage, login, startVendors, widgetTokens, type Page, type Vendors } from './client.ts'
+import {
+  carameloTokens,
+  getPage,
+  login,
+  sdkTokens,
+  startVendors,
+  widgetTokens,
+  type Page,
+  type Vendors,
+} from './client.ts'
 import { startFaultyVendor } from './faulty-vendor.ts'
 import { PASSWORD, serverEnv, startServer, type ServerProcess } from './server.ts'
 
-/** Both vendors answer after this long: the page is in flight for at least as long. */
+/** Every vendor answers after this long: the page is in flight for at least as long. */
 const VENDOR_LATENCY_MS = 1500
 /** Well above the latency: this test is about shutdown, not deadlines. */
 const DEADLINE_MS = 10_000
@@ -47,7 +57,7 @@ describe('SIGTERM with a page in flight', () => {
     await vendors?.close()
   })
 
-  it('refuses new connections, finishes the page with both vendors, and exits 0', async () => {
+  it('refuses new connections, finishes the page with every vendor, and exits 0', async () => {
     const cookie = await login(server.url, 'alice@example.com', PASSWORD)
     // Its own connection: the login's idle keep-alive socket is closed at shutdown, this one is busy.
     const client = new Client(server.url)
@@ -56,13 +66,14 @@ describe('SIGTERM with a page in flight', () => {
       done = true
     })
 
-    // Both vendor calls of this page have reached the vendors.
+    // Every vendor call of this page has reached its vendor.
     await expect
       .poll(() => [
         vendors.returning.received.some((r) => r.path.endsWith('/signin')),
+        vendors.returningSdk.received.some((r) => r.path.endsWith('/widget-access-keys/token')),
         vendors.caramelo.received.some((r) => r.path.endsWith('/intranet-auth')),
       ])
-      .toEqual([true, true])
+      .toEqual([true, true, true])
     server.kill('SIGTERM')
 
     await expect.poll(() => tryConnect(server.port), { timeout: 5000 }).toBe('ECONNREFUSED')
@@ -75,6 +86,7 @@ describe('SIGTERM with a page in flight', () => {
     expect(body).toContain('Hello, Alice!')
     expect(body).not.toContain('data-fallback=')
     expect(widgetTokens(body)).toHaveLength(1)
+    expect(sdkTokens(body)).toHaveLength(1)
     expect(carameloTokens(body)).toHaveLength(1)
 
     expect(await server.exitWithin(SHUTDOWN_BOUND_MS), `SIGKILL after ${SHUTDOWN_BOUND_MS} ms`).toEqual({
@@ -98,7 +110,7 @@ describe.concurrent('SIGTERM after the widget vendor got stuck on a page that al
   })
 
   // The widget page fetch may go on after its render gave up (it is shared
-  // and cached: plugin/runtime/detach.ts); these are the two ways it can stay stuck.
+  // and cached: plugin/runtime/http/detach.ts); these are the two ways it can stay stuck.
   it.for(['hang', 'trickle'] as const)('%s: exits 0', async (mode, { expect, onTestFinished }) => {
     const faulty = await startFaultyVendor(mode)
     onTestFinished(() => faulty.close())
@@ -110,7 +122,8 @@ describe.concurrent('SIGTERM after the widget vendor got stuck on a page that al
     })
     const cookie = await login(stuck.url, 'alice@example.com', PASSWORD)
     const { status, body } = await getPage(stuck.url, cookie)
-    expect([status, body.includes('data-fallback="widget"')]).toEqual([200, true])
+    // The proxy widget fell back; the SDK widget, from its own vendor, did not.
+    expect([status, body.split('data-fallback="widget"').length - 1, sdkTokens(body).length]).toEqual([200, 1, 1])
     expect(faulty.received.map((r) => r.method).sort()).toEqual(['GET', 'POST'])
 
     expect(await stuck.stop(SHUTDOWN_BOUND_MS), `SIGKILL after ${SHUTDOWN_BOUND_MS} ms`).toEqual({

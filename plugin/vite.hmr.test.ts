@@ -10,10 +10,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createServer, isRunnableDevEnvironment, type HotUpdateOptions, type ViteDevServer } from 'vite'
 import { PLUGIN_NAME, type EtaEmbedsPluginApi } from './dev-protocol.ts'
 import { fixtureConfig, makeFixture, removeFixture } from './guards/test-helpers.ts'
-import { resolveOptions } from './runtime/options.ts'
-import { renderPage, type TemplateMap } from './runtime/render.ts'
-import { deferred, TEST_NONCE } from './runtime/test-helpers.ts'
-import { TEMPLATES_ID } from './vite.ts'
+import { renderPage, type TemplateMap } from './runtime/render/render.ts'
+import { deferred, TEST_NONCE, testRuntime } from './runtime/test-helpers.ts'
+import { TEMPLATES_ID } from './template-module.ts'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -40,8 +39,18 @@ function ssrOf(vite: ViteDevServer) {
 /** Renders `home` the way a request does: templates from the SSR runner. */
 async function renderHome(vite: ViteDevServer): Promise<string> {
   const { default: templates } = await ssrOf(vite).runner.import<{ default: TemplateMap }>(TEMPLATES_ID)
-  const options = resolveOptions({ logger: { warn: () => {}, info: () => {} } })
-  return renderPage(options, templates, 'home', {}, { user: undefined, nonce: TEST_NONCE, acceptLanguage: undefined })
+  const runtime = testRuntime({ logger: { warn: () => {}, info: () => {} } })
+  try {
+    return await renderPage(
+      runtime,
+      templates,
+      'home',
+      {},
+      { user: undefined, nonce: TEST_NONCE, acceptLanguage: undefined },
+    )
+  } finally {
+    await runtime.close()
+  }
 }
 
 /** Vite's handling of a watcher change for `file`, with `read` standing in for Vite's wait for the content. */

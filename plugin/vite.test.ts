@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createBuilder, createLogger, resolveConfig, type Plugin } from 'vite'
+import { ACME_SECRET_ENV, acmeBanner } from './compiler/test-helpers.ts'
 import {
   BASE_FILES,
   buildFixture,
@@ -18,6 +19,7 @@ import {
   removeFixture,
   SECRETS,
 } from './guards/test-helpers.ts'
+import { etaEmbeds } from './vite.ts'
 
 const roots: string[] = []
 async function fixture(files: Record<string, string> = {}): Promise<string> {
@@ -50,12 +52,17 @@ describe('secret scan of the build output', () => {
     expect(existsSync(path.join(root, 'dist/server/templates.js'))).toBe(true)
   })
 
-  it('fails when a .env VITE_ variable copies a secret into the client bundle', async () => {
-    const root = await fixture({ '.env': env(`VITE_X=${SECRETS.WIDGET_API_KEY}`) })
-    expect(await buildError(root)).toMatch(
-      /secret WIDGET_API_KEY found in dist\/client\/assets\/main-[\w-]+\.js \(as raw\): the build output must never contain vendor secrets/,
-    )
-  })
+  it.each(['WIDGET_API_KEY', 'RAI_ACCESS_KEY'] as const)(
+    'fails when a .env VITE_ variable copies %s into the client bundle',
+    async (name) => {
+      const root = await fixture({ '.env': env(`VITE_X=${SECRETS[name]}`) })
+      expect(await buildError(root)).toMatch(
+        new RegExp(
+          `secret ${name} found in dist/client/assets/main-[\\w-]+\\.js \\(as raw\\): the build output must never contain vendor secrets`,
+        ),
+      )
+    },
+  )
 
   it('finds a secret written base64-encoded', async () => {
     const encoded = Buffer.from(SECRETS.CARAMELO_SECRET_TOKEN).toString('base64')
@@ -173,7 +180,8 @@ describe('configurations that expose secrets', () => {
   it.each([
     [
       '',
-      /envPrefix '' would expose WIDGET_API_KEY, CARAMELO_SECRET_TOKEN, RAI_ACCESS_KEY, SESSION_KEYS to client code/,
+      // The adapters' names in registry order, then the session keys.
+      /envPrefix '' would expose WIDGET_API_KEY, RAI_ACCESS_KEY, CARAMELO_SECRET_TOKEN, SESSION_KEYS to client code/,
     ],
     ['RAI_', /envPrefix 'RAI_' would expose RAI_ACCESS_KEY to client code/],
     ['WIDGET_', /envPrefix 'WIDGET_' would expose WIDGET_API_KEY to client code; use a prefix such as 'VITE_'/],
@@ -248,5 +256,70 @@ describe('server-only modules in client code (build)', () => {
         `server-only module [^ ]*${module} imported from client code: client/main\\.ts → client/util\\.ts → [^ ]*${module}`,
       ),
     )
+  })
+})
+
+describe("options.vendors: the app's own adapters", () => {
+  const ACME_SECRET = 'acme-banner-secret-5d0e7a91'
+
+  it.each([
+    ['an object', [{}], 'options.vendors[0]'],
+    ['null', [null], 'options.vendors[0]'],
+    ['a name', ['acme-banner'], 'options.vendors[0]'],
+    ['a plain function after an adapter', [acmeBanner, () => '<div></div>'], 'options.vendors[1]'],
+  ])('refuses %s, naming its place in the list', (_what, vendors, place) => {
+    expect(() => etaEmbeds({ vendors: vendors as never })).toThrow(
+      new TypeError(`${place} must be a vendor adapter made with defineVendor()`),
+    )
+  })
+
+  it('refuses a value that is not a list', () => {
+    expect(() => etaEmbeds({ vendors: acmeBanner as never })).toThrow(
+      new TypeError('options.vendors must be an array of vendor adapters made with defineVendor()'),
+    )
+  })
+
+  it("fails a build whose output holds the value of an adapter's secretEnvNames", async () => {
+    const root = await fixture({ '.env': env(`${ACME_SECRET_ENV}=${ACME_SECRET}`, `VITE_X=${ACME_SECRET}`) })
+    const message = await buildError(root, { vendors: [acmeBanner] })
+    expect(message).toMatch(
+      new RegExp(`secret ${ACME_SECRET_ENV} found in dist/client/assets/main-[\\w-]+\\.js \\(as raw\\)`),
+    )
+    expect(message).not.toContain(ACME_SECRET)
+  })
+
+  it('(control) builds that output without the adapter: the name is a secret because the adapter says so', async () => {
+    const root = await fixture({ '.env': env(`${ACME_SECRET_ENV}=${ACME_SECRET}`, `VITE_X=${ACME_SECRET}`) })
+    await buildFixture(root)
+    expect(existsSync(path.join(root, 'dist/server/templates.js'))).toBe(true)
+  })
+
+  it("refuses an envPrefix that would expose an adapter's secret", async () => {
+    const root = await fixture()
+    await expect(
+      resolveConfig(fixtureConfig(root, { vendors: [acmeBanner] }, { envPrefix: 'ACME_' }), 'build'),
+    ).rejects.toThrow(`envPrefix 'ACME_' would expose ${ACME_SECRET_ENV} to client code`)
+  })
+
+  it("compiles the adapter's directive with its rules, and only when it is registered", async () => {
+    const files = { 'templates/home.eta': '<main>\n  <<banner size="large">>\n</main>\n' }
+    await buildFixture(await fixture(files), { vendors: [acmeBanner] })
+
+    const unknown = await buildError(await fixture(files))
+    expect(unknown).toContain(
+      "unknown directive '<<banner>>' at templates/home.eta:2:5 (known: widget, caramelo; write '\\<<' for a literal '<<')",
+    )
+    const bad = await buildError(await fixture({ 'templates/home.eta': '<<banner size="huge">>' }), {
+      vendors: [acmeBanner],
+    })
+    expect(bad).toContain(
+      `bad value "huge" for 'size' on <<banner>> at templates/home.eta:1:16 (expected one of small, large)`,
+    )
+  })
+
+  it('keeps the built-in directives and flows beside the adapter', async () => {
+    const root = await fixture({ 'templates/home.eta': '<<widget flow="sdk" type="currency">><<banner>><<caramelo>>' })
+    await buildFixture(root, { vendors: [acmeBanner] })
+    expect(existsSync(path.join(root, 'dist/server/templates.js'))).toBe(true)
   })
 })

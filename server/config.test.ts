@@ -1,6 +1,36 @@
-import { describe, expect, it } from 'vitest'
-import { metricsToken, proxyHops } from './config.ts'
+import { connect } from 'node:net'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { CarameloOptions, ReturningProxyOptions, ReturningSdkOptions } from '../plugin/runtime/index.ts'
+import { resolveOptions } from '../plugin/runtime/options.ts'
+import { renderPage } from '../plugin/runtime/render/render.ts'
+import {
+  compileTemplates,
+  recordingLogger as runtimeLogger,
+  TEST_NONCE,
+  TEST_USER,
+  testRuntime,
+} from '../plugin/runtime/test-helpers.ts'
+import { BUILTIN_VENDORS } from '../plugin/vendors/registry.ts'
+import type { LocalVendorStarter } from '../stubs/local.ts'
+import { loadConfig, metricsToken, proxyHops, type ServerConfig } from './config.ts'
 import { recordingLogger } from './test-helpers.ts'
+
+/** Every local stub the demo starts, by adapter name, with where it listens. */
+const started = vi.hoisted(() => [] as { name: string; url: string }[])
+
+// The demo's own stubs, recorded as they start, so a test can check that each was closed.
+vi.mock(import('../stubs/local.ts'), async (importOriginal) => {
+  const actual = await importOriginal()
+  const recorded = Object.entries(actual.LOCAL_VENDORS).map(([name, start]): [string, LocalVendorStarter] => [
+    name,
+    async (env) => {
+      const stub = await start(env)
+      started.push({ name, url: stub.url })
+      return stub
+    },
+  ])
+  return { ...actual, LOCAL_VENDORS: Object.fromEntries(recorded) }
+})
 
 describe('TRUST_PROXY', () => {
   it('is the number of reverse proxies in front; unset, empty or 0 trusts none', () => {
@@ -30,5 +60,218 @@ describe('METRICS_TOKEN', () => {
       'METRICS_TOKEN is unset: /metrics is off',
     ])
     expect(JSON.stringify(lines)).not.toContain('demo-metrics-token')
+  })
+})
+
+const configs: ServerConfig[] = []
+afterEach(async () => {
+  await Promise.all(configs.splice(0).map((c) => c.close()))
+  started.length = 0
+})
+
+/** `loadConfig` for the development server, closed after the test. */
+async function devConfig(env: Record<string, string>): Promise<{ config: ServerConfig; lines: LogRecord[] }> {
+  const { logger, lines } = recordingLogger()
+  const config = await loadConfig(env, logger, true)
+  configs.push(config)
+  return { config, lines }
+}
+
+type LogRecord = Record<string, unknown>
+
+/** The "…is the built-in local stub" lines, as `[vendor, message]`. */
+function stubLines(lines: LogRecord[]): [unknown, unknown][] {
+  return lines
+    .filter((l) => String(l['msg']).endsWith('is the built-in local stub'))
+    .map((l) => [l['vendor'], l['msg']])
+}
+
+/** The options the demo gave one adapter, by adapter name. */
+function optionsOf<T>(config: ServerConfig, name: string): T {
+  const vendor = config.vendors.find((v) => v.definition.name === name)
+  if (!vendor) throw new Error(`no vendor '${name}' configured`)
+  return vendor.options as T
+}
+
+/** `'accepted'`, or the error code of a connection to `url` (`'ECONNREFUSED'` once a stub is closed). */
+function tryConnect(url: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname)
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve('accepted')
+    })
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'))
+  })
+}
+
+const ALL_STUB_LINES: [string, string][] = [
+  ['returning-proxy', 'WIDGET_API_KEY is unset: Returning.AI (proxy flow) is the built-in local stub'],
+  ['returning-sdk', 'RAI_ACCESS_KEY is unset: Returning.AI (Widget SDK flow) is the built-in local stub'],
+  ['caramelo', 'CARAMELO_SECRET_TOKEN is unset: Caramelo AI is the built-in local stub'],
+]
+
+/** Each vendor's secret set, pointing at hosts that are never called here. */
+const REAL_ENV = {
+  WIDGET_BASE_URL: 'https://widgets.vendor.test',
+  WIDGET_API_KEY: 'real-widget-api-key-0123',
+  WIDGET_COMMUNITY_ID: 'real-community',
+  WIDGET_ID: 'real-store',
+  RAI_V2_API_URL: 'https://api-v2.vendor.test',
+  RAI_SDK_URL: 'https://cdn.vendor.test/widget-sdk.js',
+  RAI_ACCESS_ID: 'real-access-id',
+  RAI_ACCESS_KEY: 'real-access-key-4567',
+  CARAMELO_API_URL: 'https://api.caramelo.test',
+  CARAMELO_SDK_URL: 'https://cdn.caramelo.test/authenticated.js',
+  CARAMELO_PROJECT_ID: 'real-project',
+  CARAMELO_SECRET_TOKEN: 'real-caramelo-secret-89ab',
+}
+
+describe('the demo configures every built-in vendor adapter', () => {
+  it('from its local stub when its secret is unset, says so, and the stubs answer the flows', async () => {
+    const { config, lines } = await devConfig({})
+
+    expect(config.vendors.map((v) => v.definition.name)).toEqual(BUILTIN_VENDORS.map((a) => a.definition.name))
+    expect(stubLines(lines)).toEqual(ALL_STUB_LINES)
+    expect(started.map((s) => s.name)).toEqual(['returning-proxy', 'returning-sdk', 'caramelo'])
+    // Each log line names where its stub listens, and never a credential it was given.
+    expect(lines.filter((l) => l['url']).map((l) => l['url'])).toEqual(started.map((s) => s.url))
+    const credentials = [
+      optionsOf<ReturningProxyOptions>(config, 'returning-proxy').apiKey,
+      optionsOf<ReturningSdkOptions>(config, 'returning-sdk').accessKey,
+      optionsOf<CarameloOptions>(config, 'caramelo').secretToken,
+    ]
+    for (const secret of credentials) expect(JSON.stringify(lines)).not.toContain(secret)
+
+    // The adapters, configured so, get their tokens from the stubs.
+    const logger = runtimeLogger()
+    const runtime = testRuntime({ vendors: config.vendors, logger })
+    try {
+      const templates = await compileTemplates({ home: '<<widget>>|<<widget flow="sdk">>|<<caramelo>>' })
+      const page = await renderPage(
+        runtime,
+        templates,
+        'home',
+        {},
+        { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined },
+      )
+      expect(logger.lines).toEqual([])
+      const [proxy, sdk, chat] = page.split('|')
+      expect(proxy).toMatch(/^<iframe [^>]* srcdoc="[^"]*token: &quot;ey/)
+      expect(sdk).toMatch(/^<rai-store-widget class="eta-embeds-widget" [^>]*embed-token="ey/)
+      expect(chat).toContain('var carameloaiChatbot = {')
+    } finally {
+      await runtime.close()
+    }
+
+    await config.close()
+    for (const { url } of started) expect(await tryConnect(url), url).toBe('ECONNREFUSED')
+  })
+
+  it('from its environment when its secret is set, starting no stub', async () => {
+    const { config, lines } = await devConfig(REAL_ENV)
+
+    expect(stubLines(lines)).toEqual([])
+    expect(started).toEqual([])
+    expect(optionsOf<ReturningProxyOptions>(config, 'returning-proxy')).toMatchObject({
+      baseUrl: REAL_ENV.WIDGET_BASE_URL,
+      apiKey: REAL_ENV.WIDGET_API_KEY,
+      communityId: REAL_ENV.WIDGET_COMMUNITY_ID,
+      widgetId: REAL_ENV.WIDGET_ID,
+    })
+    expect(optionsOf<ReturningSdkOptions>(config, 'returning-sdk')).toMatchObject({
+      apiUrl: REAL_ENV.RAI_V2_API_URL,
+      sdkUrl: REAL_ENV.RAI_SDK_URL,
+      accessId: REAL_ENV.RAI_ACCESS_ID,
+      accessKey: REAL_ENV.RAI_ACCESS_KEY,
+      communityId: REAL_ENV.WIDGET_COMMUNITY_ID,
+    })
+    expect(optionsOf<CarameloOptions>(config, 'caramelo')).toMatchObject({
+      apiUrl: REAL_ENV.CARAMELO_API_URL,
+      projectId: REAL_ENV.CARAMELO_PROJECT_ID,
+      secretToken: REAL_ENV.CARAMELO_SECRET_TOKEN,
+    })
+    // What the runtime will accept: every option checks out.
+    expect(resolveOptions({ vendors: config.vendors }).vendors).toHaveLength(3)
+  })
+
+  it('real and stub side by side: only the vendors without a secret get a stub', async () => {
+    const { RAI_V2_API_URL, RAI_SDK_URL, RAI_ACCESS_ID, RAI_ACCESS_KEY, WIDGET_COMMUNITY_ID } = REAL_ENV
+    const env = { RAI_V2_API_URL, RAI_SDK_URL, RAI_ACCESS_ID, RAI_ACCESS_KEY, WIDGET_COMMUNITY_ID }
+    const { config, lines } = await devConfig(env)
+
+    expect(stubLines(lines)).toEqual([ALL_STUB_LINES[0], ALL_STUB_LINES[2]])
+    expect(started.map((s) => s.name)).toEqual(['returning-proxy', 'caramelo'])
+    expect(optionsOf<ReturningSdkOptions>(config, 'returning-sdk')).toMatchObject({
+      apiUrl: RAI_V2_API_URL,
+      accessKey: RAI_ACCESS_KEY,
+    })
+    // The proxy stub serves the app's community, the one the real SDK flow uses.
+    expect(optionsOf<ReturningProxyOptions>(config, 'returning-proxy').communityId).toBe(WIDGET_COMMUNITY_ID)
+  })
+})
+
+describe('the demo closes the stubs it started when a vendor cannot be configured', () => {
+  it('a later vendor whose environment is incomplete', async () => {
+    const { logger } = recordingLogger()
+    const { RAI_ACCESS_KEY, RAI_ACCESS_ID, WIDGET_COMMUNITY_ID } = REAL_ENV
+    const env = { RAI_ACCESS_KEY, RAI_ACCESS_ID, WIDGET_COMMUNITY_ID }
+
+    await expect(loadConfig(env, logger, true)).rejects.toThrow('RAI_SDK_URL is required when RAI_ACCESS_KEY is set')
+    expect(started.map((s) => s.name)).toEqual(['returning-proxy'])
+    for (const { url } of started) expect(await tryConnect(url), url).toBe('ECONNREFUSED')
+  })
+
+  it('the stubbed vendor itself, configured from a bad EMBEDS_WIDGET_PAGE_CACHE', async () => {
+    const { logger } = recordingLogger()
+
+    await expect(loadConfig({ EMBEDS_WIDGET_PAGE_CACHE: 'sometimes' }, logger, true)).rejects.toThrow(
+      "EMBEDS_WIDGET_PAGE_CACHE must be 'vendor' or 'off' when set, got 'sometimes'",
+    )
+    expect(started.map((s) => s.name)).toEqual(['returning-proxy'])
+    for (const { url } of started) expect(await tryConnect(url), url).toBe('ECONNREFUSED')
+  })
+
+  it('starts nothing when the production server has no SESSION_KEYS', async () => {
+    const { logger } = recordingLogger()
+
+    await expect(loadConfig({}, logger, false)).rejects.toThrow('SESSION_KEYS is required in production')
+    expect(started).toEqual([])
+  })
+})
+
+describe("the demo's EMBEDS_ switches reach the adapters' options", () => {
+  it.each([
+    ['stubs', {}],
+    ['real vendors', REAL_ENV],
+  ])('EMBEDS_REUSE_WIDGET_TOKENS=1 turns token reuse on in both Returning.AI flows (%s)', async (_what, env) => {
+    const on = (await devConfig({ ...env, EMBEDS_REUSE_WIDGET_TOKENS: '1' })).config
+    const off = (await devConfig({ ...env })).config
+
+    for (const name of ['returning-proxy', 'returning-sdk']) {
+      expect(optionsOf<{ reuseTokens?: unknown }>(on, name).reuseTokens, name).toBe(true)
+      expect(optionsOf<{ reuseTokens?: unknown }>(off, name).reuseTokens, name).toBe(false)
+    }
+    // Caramelo's tokens are single-use: never reused, whatever the switch says.
+    expect(optionsOf<object>(on, 'caramelo')).not.toHaveProperty('reuseTokens')
+    const resolved = resolveOptions({ vendors: on.vendors }).vendors
+    expect(resolved.map((v) => (v.config as { reuseTokens?: unknown }).reuseTokens)).toEqual([
+      { maxEntries: 1000, refreshBeforeExpiryMs: 30_000 },
+      { maxEntries: 1000, refreshBeforeExpiryMs: 30_000 },
+      undefined,
+    ])
+  })
+
+  it.each([
+    [undefined, {}],
+    ['vendor', { honorVendorCacheControl: true }],
+    ['off', false],
+  ])('EMBEDS_WIDGET_PAGE_CACHE=%s sets the proxy flow pageCache', async (value, pageCache) => {
+    const switches: Record<string, string> = value === undefined ? {} : { EMBEDS_WIDGET_PAGE_CACHE: value }
+    for (const env of [switches, { ...REAL_ENV, ...switches }]) {
+      const { config } = await devConfig(env)
+      expect(optionsOf<ReturningProxyOptions>(config, 'returning-proxy').pageCache).toEqual(pageCache)
+    }
   })
 })

@@ -1,17 +1,21 @@
 import { MockAgent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CompileError } from '../errors.ts'
-import { resolveOptions } from '../runtime/options.ts'
-import { renderPage, type TemplateMap } from '../runtime/render.ts'
-import { compileTemplates, recordingLogger, TEST_NONCE, TEST_VENDORS } from '../runtime/test-helpers.ts'
+import { renderPage, type TemplateMap } from '../runtime/render/render.ts'
+import { compileTemplates, recordingLogger, TEST_NONCE, TEST_VENDORS, testRuntime } from '../runtime/test-helpers.ts'
+import { caramelo } from '../vendors/caramelo/index.ts'
+import { returningProxy } from '../vendors/returning/proxy.ts'
+import { returningSdk } from '../vendors/returning/sdk.ts'
+import type { Vocabulary } from '../vendors/vocabulary.ts'
 import { compileTemplate } from './codegen.ts'
+import { ACME_VOCABULARY, acmeBanner } from './test-helpers.ts'
 
 const FILE = 'templates/home.eta'
 
-function compileError(source: string): CompileError {
+function compileError(source: string, vocabulary?: Vocabulary): CompileError {
   let thrown: unknown
   try {
-    compileTemplate(source, FILE)
+    compileTemplate(source, FILE, { vocabulary })
   } catch (error) {
     thrown = error
   }
@@ -36,6 +40,35 @@ describe('compileTemplate: errors', () => {
     expect(error.message).toBe(
       'second <<caramelo>> in one template at templates/home.eta:3:3 (a page can hold at most one chatbot)',
     )
+    expect(error.message).toContain(`(${caramelo.definition.onePerPage})`)
+  })
+
+  it("takes the one-per-page rule and its reason from the adapter, an app's own included", () => {
+    const error = compileError('<<banner>>\n<<widget>><<banner size="small">>', ACME_VOCABULARY)
+
+    expect(error.code).toBe('ERR_DIRECTIVE_DUPLICATE')
+    expect(error.loc).toEqual({ file: FILE, line: 2, column: 11 })
+    expect(error.message).toBe(
+      `second <<banner>> in one template at templates/home.eta:2:11 (${acmeBanner.definition.onePerPage})`,
+    )
+    // Directives without the rule may repeat.
+    expect(compileTemplate('<<widget>><<widget flow="sdk">>', FILE).directives).toHaveLength(2)
+  })
+
+  it('refuses an attribute the literal flow does not take, at that attribute', () => {
+    const source = '<section>\n  <<widget flow="sdk" loading="lazy">>\n</section>'
+    const error = compileError(source)
+
+    expect(error.code).toBe('ERR_ATTRIBUTE_UNKNOWN')
+    expect(error.loc).toEqual({ file: FILE, ...positionOf(source, 'loading') })
+    expect(error.message).toContain("(flow 'sdk' takes type, id, color, title, height, fallback)")
+    expect(error.frame).toContain('> 2 |   <<widget flow="sdk" loading="lazy">>')
+  })
+
+  it('compiles a flow from an {expression}: its attributes are checked when it renders', () => {
+    const { directives } = compileTemplate('<<widget flow={it.f} loading="lazy">>', FILE)
+
+    expect(directives).toEqual([{ name: 'widget', attributes: { loading: 'lazy' }, loc: 'templates/home.eta:1:1' }])
   })
 
   it("reports Eta's own syntax errors on the author's line after a multi-line directive", () => {
@@ -145,8 +178,16 @@ describe('compiled templates, rendered (anonymous: no vendor is called)', () => 
   })
 
   function render(templates: TemplateMap, data: object = {}): Promise<string> {
-    const options = resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger: recordingLogger() })
-    return renderPage(options, templates, 'home', data, {
+    const runtime = testRuntime({
+      vendors: [
+        returningProxy(TEST_VENDORS.returning),
+        returningSdk(TEST_VENDORS.returningSdk),
+        caramelo(TEST_VENDORS.caramelo),
+      ],
+      dispatcher: agent,
+      logger: recordingLogger(),
+    })
+    return renderPage(runtime, templates, 'home', data, {
       user: undefined,
       nonce: TEST_NONCE,
       acceptLanguage: undefined,
@@ -196,6 +237,22 @@ describe('compiled templates, rendered (anonymous: no vendor is called)', () => 
     const templates = await compileTemplates({ home: 'a\n  <<widget>>\nb' })
 
     await expect(render(templates)).resolves.toBe('a\n  \nb')
+  })
+
+  it('checks a flow from an {expression} when it renders, with the rules of the flow it names', async () => {
+    const templates = await compileTemplates({
+      home: '[<<widget flow={it.f} loading="lazy" fallback="fb">>]',
+      fb: 'FB',
+    })
+
+    await expect(render(templates, { f: 'proxy' })).resolves.toBe('[FB]')
+    await expect(render(templates, { f: 'sdk' })).rejects.toThrow(
+      expect.objectContaining({
+        name: 'RenderError',
+        code: 'ERR_ATTRIBUTE_VALUE',
+        message: expect.stringContaining("for 'loading' on <<widget>> at templates/home.eta:1:2 (flow 'sdk' takes"),
+      }),
+    )
   })
 
   it('refuses to run outside the runtime instead of rendering a raw placeholder', async () => {

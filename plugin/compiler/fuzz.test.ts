@@ -10,9 +10,13 @@ import fc from 'fast-check'
 import { MockAgent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CompileError } from '../errors.ts'
-import { resolveOptions, type ResolvedEmbedsOptions } from '../runtime/options.ts'
-import { renderPage } from '../runtime/render.ts'
-import { compileTemplates, recordingLogger, TEST_NONCE, TEST_VENDORS } from '../runtime/test-helpers.ts'
+import { renderPage } from '../runtime/render/render.ts'
+import type { Runtime } from '../runtime/runtime.ts'
+import { compileTemplates, recordingLogger, TEST_NONCE, TEST_VENDORS, testRuntime } from '../runtime/test-helpers.ts'
+import { HOST_OPTION } from '../template-module.ts'
+import { caramelo as carameloAdapter } from '../vendors/caramelo/index.ts'
+import { returningProxy } from '../vendors/returning/proxy.ts'
+import { returningSdk } from '../vendors/returning/sdk.ts'
 import { compileTemplate, type CompileResult } from './codegen.ts'
 
 const FILE = 'fuzz.eta'
@@ -26,6 +30,7 @@ const join = (parts: string[]) => parts.join('')
 const FRAGMENTS = [
   '<<', '>>', '\\<<', '<<widget', '<<caramelo', '<<wdget', ' type="store"', ' id={it.x}', " color='dark'",
   ' title="Rewards"', ' height="260"', ' loading="lazy"', ' fallback="partials/w"', ' lang="pt-BR"', ' colour="x"',
+  ' flow="sdk"', ' flow="proxy"', ' flow={it.f}', ' type="minigames"',
   '{', '}', '${', '"', "'", '`', '\\', '=', '/*', '*/', '<%', '%>', '<%=', '<%~', '<%_', '-%>', '_%>',
   '<script>', '</script>', '\n', '\r\n', '\r', ' ', '\t', 'hello', 'it.x', '<p>', 'a << b',
 ]
@@ -44,6 +49,7 @@ const fragmentSoup = fc
 const space = fc.constantFrom(' ', '  ', '\n', '\r\n', '\t', '\n  ')
 const attributeValue = fc.oneof(
   fc.constantFrom('store', 'dark', 'w1', 'partials/w', 'pt-BR', '260', 'lazy', '', '../x', 'x y', '%>', '>>', '\n'),
+  fc.constantFrom('sdk', 'proxy', 'minigames'),
   fc.string({ maxLength: 4 }),
 )
 const expression = fc.oneof(
@@ -53,7 +59,19 @@ const expression = fc.oneof(
 const attribute = fc
   .tuple(
     space,
-    fc.constantFrom('type', 'id', 'color', 'title', 'height', 'loading', 'fallback', 'project', 'lang', 'colour'),
+    fc.constantFrom(
+      'type',
+      'id',
+      'color',
+      'title',
+      'height',
+      'loading',
+      'fallback',
+      'project',
+      'lang',
+      'colour',
+      'flow',
+    ),
     fc.constantFrom('=', '=', '', ' = '),
     fc.oneof(
       attributeValue.map((v) => `"${v}"`),
@@ -115,6 +133,15 @@ const widget = wellFormed('widget', {
   height: ['260'],
   loading: ['eager', 'lazy'],
   fallback: ['partials/w'],
+  flow: ['proxy'],
+})
+const sdkWidget = wellFormed('widget', {
+  flow: ['sdk'],
+  type: ['store', 'currency'],
+  id: ['c-1'],
+  color: ['light', 'dark'],
+  height: ['200'],
+  fallback: ['partials/w'],
 })
 const caramelo = wellFormed('caramelo', { project: ['p1'], lang: ['en', 'pt-BR'], fallback: ['partials/c'] })
 const goodTag = fc.constantFrom(
@@ -125,7 +152,7 @@ const goodTag = fc.constantFrom(
 )
 
 /** Templates that mostly compile, with directives among tags and text. */
-const compiling = fc.array(fc.oneof(widget, caramelo, goodTag, text), { maxLength: 10 }).map(join)
+const compiling = fc.array(fc.oneof(widget, sdkWidget, caramelo, goodTag, text), { maxLength: 10 }).map(join)
 
 const anyTemplate = fc.oneof(fragmentSoup, structured, compiling, fc.string(), fc.string({ unit: 'binary' }))
 
@@ -181,7 +208,9 @@ describe('compileTemplate on arbitrary text', () => {
         // Strict rules, as the emitted ES module has (vm.Script cannot parse `export`, hence the strip).
         expect(() => new vm.Script(`'use strict';${result.code.replace(/^export (default )?/gm, '')}`)).not.toThrow()
         expect(result.code).not.toContain('\u0000')
-        expect(result.code.split('__embeds.embed(__directives[').length - 1).toBe(result.directives.length)
+        expect(result.code.split('__host.embed(__directives[').length - 1).toBe(result.directives.length)
+        // The host is reached through the contract's option name (template-module.ts), never a spelling of its own.
+        if (result.directives.length) expect(result.code).toContain(`options[${JSON.stringify(HOST_OPTION)}]`)
         for (const d of result.directives) {
           const [line, column] = d.loc
             .slice(FILE.length + 1)
@@ -257,12 +286,20 @@ async function etaOutput(source: string): Promise<{ html: string } | { rejected:
 
 describe('compileTemplate + renderPage against Eta, templates without directives', () => {
   let agent: MockAgent
-  let options: ResolvedEmbedsOptions
+  let runtime: Runtime
 
   beforeEach(() => {
     agent = new MockAgent()
     agent.disableNetConnect()
-    options = resolveOptions({ ...TEST_VENDORS, dispatcher: agent, logger: recordingLogger() })
+    runtime = testRuntime({
+      vendors: [
+        returningProxy(TEST_VENDORS.returning),
+        returningSdk(TEST_VENDORS.returningSdk),
+        carameloAdapter(TEST_VENDORS.caramelo),
+      ],
+      dispatcher: agent,
+      logger: recordingLogger(),
+    })
   })
 
   afterEach(async () => {
@@ -283,7 +320,7 @@ describe('compileTemplate + renderPage against Eta, templates without directives
         }
         const templates = await compileTemplates({ home: source })
         const page = { user: undefined, nonce: TEST_NONCE, acceptLanguage: undefined }
-        await expect(renderPage(options, templates, 'home', DATA, page)).resolves.toBe(expected.html)
+        await expect(renderPage(runtime, templates, 'home', DATA, page)).resolves.toBe(expected.html)
       }),
       { numRuns: 300 },
     )

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import { CompileError, type CompileErrorCode } from '../errors.ts'
+import { BUILTIN_VOCABULARY } from '../vendors/registry.ts'
+import type { Vocabulary } from '../vendors/vocabulary.ts'
 import { parse, type Directive, type Segment } from './parse.ts'
+import { ACME_VOCABULARY } from './test-helpers.ts'
 
 const FILE = 'templates/home.eta'
 
 /** The error `parse` throws; fails the test when it throws nothing or something else. */
-function parseError(source: string): CompileError {
+function parseError(source: string, vocabulary: Vocabulary = BUILTIN_VOCABULARY): CompileError {
   let thrown: unknown
   try {
-    parse(source, FILE)
+    parse(source, FILE, vocabulary)
   } catch (error) {
     thrown = error
   }
@@ -98,27 +101,41 @@ describe('parse: what is a directive', () => {
   })
 })
 
+interface ErrorCase {
+  name: string
+  source: string
+  code: CompileErrorCode
+  /** Where the error points: the first `needle`, moved `shift` characters on. */
+  at: [needle: string, shift?: number]
+  says: string
+}
+
+/** `source` fails with `code`, located at `at`, and its message says `says`. */
+function expectCompileError({ source, code, at, says }: ErrorCase, vocabulary?: Vocabulary): void {
+  const error = parseError(source, vocabulary)
+  const { line, column } = positionOf(source, at[0], at[1])
+
+  expect(error.code).toBe(code)
+  expect(error.loc).toEqual({ file: FILE, line, column })
+  expect(error.message).toContain(`at ${FILE}:${line}:${column}`)
+  expect(error.message).toContain(says)
+}
+
 describe('parse: compile errors point at the source', () => {
-  const cases: {
-    name: string
-    source: string
-    code: CompileErrorCode
-    at: [needle: string, shift?: number]
-    says: string
-  }[] = [
+  const cases: ErrorCase[] = [
     {
       name: 'unknown directive',
       source: '<p>\n  <<widgit id="x">>',
       code: 'ERR_DIRECTIVE_UNKNOWN',
       at: ['widgit'],
-      says: "unknown directive '<<widgit>>' at templates/home.eta:2:5",
+      says: "unknown directive '<<widgit>>' at templates/home.eta:2:5 (known: widget, caramelo; write '\\<<' for a literal '<<')",
     },
     {
       name: 'unknown attribute, with the known list',
       source: '<main>\n<<widget colour="dark">>',
       code: 'ERR_ATTRIBUTE_UNKNOWN',
       at: ['colour'],
-      says: "unknown attribute 'colour' on <<widget>> at templates/home.eta:2:10 (known: type, id, color, title, height, loading, fallback)",
+      says: "unknown attribute 'colour' on <<widget>> at templates/home.eta:2:10 (known: flow, type, id, color, title, height, fallback, loading)",
     },
     {
       name: 'unknown attribute on caramelo',
@@ -257,15 +274,7 @@ describe('parse: compile errors point at the source', () => {
     },
   ]
 
-  it.each(cases)('$name → $code', ({ source, code, at, says }) => {
-    const error = parseError(source)
-    const { line, column } = positionOf(source, at[0], at[1])
-
-    expect(error.code).toBe(code)
-    expect(error.loc).toEqual({ file: FILE, line, column })
-    expect(error.message).toContain(`at ${FILE}:${line}:${column}`)
-    expect(error.message).toContain(says)
-  })
+  it.each(cases)('$name → $code', (c) => expectCompileError(c))
 
   it('gives a code frame with the line marked and a caret under the column', () => {
     const source = 'line one\nline two\n  <<widget colour="dark">>\nline four'
@@ -286,5 +295,110 @@ describe('parse: compile errors point at the source', () => {
 
     expect(error.message).toMatch(/^[a-z]/)
     expect(error.message).toContain("write '\\<<' for a literal '<<'")
+  })
+})
+
+describe('parse: a literal flow="…" is checked against that flow', () => {
+  const cases: ErrorCase[] = [
+    {
+      name: 'loading on the SDK flow, which has no lazy document',
+      source: '<p>\n  <<widget flow="sdk" loading="lazy">>',
+      code: 'ERR_ATTRIBUTE_UNKNOWN',
+      at: ['loading'],
+      says:
+        `unknown attribute 'loading' on <<widget flow="sdk">> at templates/home.eta:2:23 ` +
+        `(flow 'sdk' takes type, id, color, title, height, fallback)`,
+    },
+    {
+      name: 'loading written before the flow',
+      source: '<<widget loading="eager" flow="sdk">>',
+      code: 'ERR_ATTRIBUTE_UNKNOWN',
+      at: ['loading'],
+      says: "(flow 'sdk' takes type, id, color, title, height, fallback)",
+    },
+    {
+      name: 'loading from an {expression} on the SDK flow',
+      source: '<<widget flow="sdk" loading={it.loading}>>',
+      code: 'ERR_ATTRIBUTE_UNKNOWN',
+      at: ['loading'],
+      says: 'unknown attribute \'loading\' on <<widget flow="sdk">>',
+    },
+    {
+      name: 'a type the SDK has no element for',
+      source: '<<widget flow="sdk" type="minigames">>',
+      code: 'ERR_ATTRIBUTE_VALUE',
+      at: ['minigames'],
+      says:
+        `bad value "minigames" for 'type' on <<widget flow="sdk">> at templates/home.eta:1:27 ` +
+        '(expected one of store, channel, milestone, social, currency)',
+    },
+    {
+      name: 'a flow no adapter declares',
+      source: '<<widget flow="nope">>',
+      code: 'ERR_ATTRIBUTE_VALUE',
+      at: ['nope'],
+      says: `bad value "nope" for 'flow' on <<widget>> at templates/home.eta:1:16 (expected one of proxy, sdk)`,
+    },
+    {
+      name: 'flow on <<caramelo>>, which has one flow',
+      source: '<<caramelo flow="proxy">>',
+      code: 'ERR_ATTRIBUTE_UNKNOWN',
+      at: ['flow'],
+      says: "unknown attribute 'flow' on <<caramelo>> at templates/home.eta:1:12 (known: project, lang, fallback)",
+    },
+  ]
+
+  it.each(cases)('$name → $code', (c) => expectCompileError(c))
+
+  it('leaves a flow from an {expression} to render time, where the chosen flow checks the attributes', () => {
+    const [widget] = directives(parse('<<widget flow={it.f} loading="lazy" type="minigames">>', FILE))
+
+    expect(widget?.attributes.map((a) => [a.name, a.value])).toEqual([
+      ['flow', { kind: 'expression', code: 'it.f' }],
+      ['loading', { kind: 'literal', value: 'lazy' }],
+      ['type', { kind: 'literal', value: 'minigames' }],
+    ])
+  })
+
+  it('accepts what the named flow takes (control: the same attributes compile on the proxy flow)', () => {
+    const found = directives(
+      parse('<<widget flow="proxy" loading="lazy" type="minigames">><<widget flow="sdk" type="currency">>', FILE),
+    )
+
+    expect(found.map((d) => d.attributes.map((a) => a.name))).toEqual([
+      ['flow', 'loading', 'type'],
+      ['flow', 'type'],
+    ])
+  })
+
+  it("without a flow, hints with the default flow's rule: what any flow takes compiles", () => {
+    expect(directives(parse('<<widget type="minigames" loading="lazy">>', FILE))).toHaveLength(1)
+    expect(parseError('<<widget type="../admin">>').message).toContain(
+      '(expected one of store, channel, milestone, social, currency, minigames)',
+    )
+  })
+})
+
+describe("parse: the directives are the vendor adapters' vocabulary", () => {
+  it('lists the directives of the vocabulary it is given when one is unknown', () => {
+    expectCompileError(
+      {
+        name: 'unknown directive with an app adapter',
+        source: '<<baner size="large">>',
+        code: 'ERR_DIRECTIVE_UNKNOWN',
+        at: ['baner'],
+        says: "(known: widget, caramelo, banner; write '\\<<' for a literal '<<')",
+      },
+      ACME_VOCABULARY,
+    )
+  })
+
+  it("parses an app adapter's directive with its own rules, and only when that adapter is registered", () => {
+    const [banner] = directives(parse('<<banner size="large">>', FILE, ACME_VOCABULARY))
+
+    expect(banner?.name).toBe('banner')
+    expect(parseError('<<banner size="huge">>', ACME_VOCABULARY).message).toContain('(expected one of small, large)')
+    // The built-in vocabulary, as the plugin has it without `vendors: [acmeBanner]`.
+    expect(parseError('<<banner size="large">>').code).toBe('ERR_DIRECTIVE_UNKNOWN')
   })
 })

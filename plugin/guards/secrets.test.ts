@@ -4,6 +4,12 @@ import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { collectSecrets, readEnvSources, SECRET_ENV_NAMES } from './secrets.ts'
 
+describe('SECRET_ENV_NAMES', () => {
+  it("are the built-in adapters' secrets, in registry order, and the session keys", () => {
+    expect(SECRET_ENV_NAMES).toEqual(['WIDGET_API_KEY', 'RAI_ACCESS_KEY', 'CARAMELO_SECRET_TOKEN', 'SESSION_KEYS'])
+  })
+})
+
 describe('collectSecrets', () => {
   it('takes each SESSION_KEYS entry, trimmed, and lists values too short to scan', () => {
     const env = {

@@ -16,6 +16,7 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** The fixture's secrets, all set in its `.env`. */
 export const SECRETS = {
   WIDGET_API_KEY: 'rai_live_5f2c9a71d3e8',
+  RAI_ACCESS_KEY: 'rak_live_9e04b1c7f3a2',
   CARAMELO_SECRET_TOKEN: 'cmo_secret_0b7d44e1a9c2',
   SESSION_KEY_1: 'sess-key-one-8c1f02',
   SESSION_KEY_2: 'sess-key-two-77ad3e',
@@ -30,6 +31,7 @@ export const BASE_FILES: Record<string, string> = {
   'server/db.ts': `export const db = 'server only'\n`,
   '.env': [
     `WIDGET_API_KEY=${SECRETS.WIDGET_API_KEY}`,
+    `RAI_ACCESS_KEY=${SECRETS.RAI_ACCESS_KEY}`,
     `CARAMELO_SECRET_TOKEN=${SECRETS.CARAMELO_SECRET_TOKEN}`,
     `SESSION_KEYS=${SECRETS.SESSION_KEY_1}, ${SECRETS.SESSION_KEY_2}`,
     `VITE_X=public value`,

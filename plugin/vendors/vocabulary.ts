@@ -92,12 +92,15 @@ export class Vocabulary {
     const untaken = flow === undefined ? undefined : this.untaken(directive, attribute, flow)
     if (untaken) return untaken
     const flows = flow === undefined ? spec.flows : spec.flows.filter((f) => (f.flow ?? '') === flow)
+    // Valid when any flow takes it. Otherwise the reason is the first flow's,
+    // the default one: a later flow's may list less than what compiles.
     let reason: string | undefined
     for (const f of flows) {
       const rule = flowAttributes(f).get(attribute)
       if (!rule) continue
-      reason = rule(value)
-      if (reason === undefined) return undefined
+      const problem = rule(value)
+      if (problem === undefined) return undefined
+      reason ??= problem
     }
     return reason
   }
