@@ -4,7 +4,7 @@
  */
 import path from 'node:path'
 import type { AnyVendorAdapter } from './vendors/define.ts'
-import { definitionsOf } from './vendors/registry.ts'
+import { BUILTIN_VENDORS, definitionsOf } from './vendors/registry.ts'
 import { Vocabulary } from './vendors/vocabulary.ts'
 
 export interface EmbedsPluginOptions {
@@ -115,7 +115,8 @@ function vendorVocabulary(vendors: unknown): Pick<ResolvedPluginOptions, 'vocabu
       throw new TypeError(`options.vendors[${i}] must be a vendor adapter made with defineVendor()`)
     }
   })
-  const definitions = definitionsOf(adapters)
+  // The built-ins are always known: listing one again is harmless, as it is to the runtime.
+  const definitions = definitionsOf(adapters.filter((adapter) => !BUILTIN_VENDORS.includes(adapter)))
   return {
     vocabulary: new Vocabulary(definitions),
     vendorSecretEnvNames: definitions.flatMap((d) => [...(d.secretEnvNames ?? [])]),

@@ -19,6 +19,7 @@ import {
   removeFixture,
   SECRETS,
 } from './guards/test-helpers.ts'
+import { returningProxy } from './vendors/returning/proxy.ts'
 import { etaEmbeds } from './vite.ts'
 
 const roots: string[] = []
@@ -261,6 +262,10 @@ describe('server-only modules in client code (build)', () => {
 
 describe("options.vendors: the app's own adapters", () => {
   const ACME_SECRET = 'acme-banner-secret-5d0e7a91'
+
+  it("takes a built-in adapter listed again beside the app's own, as the runtime does", () => {
+    expect(() => etaEmbeds({ vendors: [returningProxy, acmeBanner] })).not.toThrow()
+  })
 
   it.each([
     ['an object', [{}], 'options.vendors[0]'],

@@ -203,6 +203,9 @@ export function checkPort(name: string, value: unknown): number {
   return value
 }
 
+/** How long a stub keeps an idle keep-alive connection open. */
+const STUB_KEEP_ALIVE_MS = 60_000
+
 /** Records every request, reads its body, and hands it to `handle` on a server listening at host:port. */
 export async function startServer(
   host: string,
@@ -218,6 +221,13 @@ export async function startServer(
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })
+  // Node closes an idle keep-alive socket after 5 s and tells clients so;
+  // undici stops reusing it 2 s before. A client process lagging more than
+  // that on a busy machine sends its next request into the closing socket
+  // ("other side closed") and renders a fallback the test did not ask for.
+  // Real vendors sit behind load balancers with long idle timeouts; so do
+  // the stubs, and `close()` ends idle sockets at once anyway.
+  server.keepAliveTimeout = STUB_KEEP_ALIVE_MS
   await listen(server, host, port)
   const { port: bound } = server.address() as AddressInfo
   const urlHost = host.includes(':') ? `[${host}]` : host
