@@ -10,6 +10,7 @@
  */
 import path from 'node:path'
 import { expect, test, type Page } from '@playwright/test'
+import { sdkWidgetStatus } from './fixtures.ts'
 import { copyProject, editFile, startStack, type Stack } from './stack.ts'
 
 let project: Awaited<ReturnType<typeof copyProject>>
@@ -67,8 +68,8 @@ test('edits to a page, a partial and the layout reload the browser; a bad attrib
   await expect(page.getByRole('heading', { name: 'Questions?' })).toBeVisible()
 
   await expect.poll(connected).toBe(true)
-  editFile(template('layout.eta'), '<%~ it.body %>', '<%~ it.body %>\n<footer>Layout v2</footer>')
-  await expect(page.getByRole('contentinfo')).toHaveText('Layout v2')
+  editFile(template('layout.eta'), '<%~ it.body %>', '<%~ it.body %>\n<p id="layout-version">Layout v2</p>')
+  await expect(page.locator('#layout-version')).toHaveText('Layout v2')
 
   await expect.poll(connected).toBe(true)
   editFile(template('home.eta'), '<<widget title=', '<<widget colour="dark" title=')
@@ -81,6 +82,26 @@ test('edits to a page, a partial and the layout reload the browser; a bad attrib
   // The heading first: a reload that rendered the error again has no overlay either until its script runs.
   await expect(heading).toHaveText('Welcome back, Alice!')
   await expect(overlay).toHaveCount(0)
+
+  // An attribute the Widget SDK flow does not take is caught at compile time too, where it is written.
+  await expect.poll(connected).toBe(true)
+  editFile(
+    template('home.eta'),
+    '<<widget flow="sdk" type="currency"',
+    '<<widget flow="sdk" type="currency" loading="lazy"',
+  )
+  await expect(overlay).toContainText(`unknown attribute 'loading' on <<widget flow="sdk">>`)
+  await expect(overlay).toContainText('templates/home.eta:17:41')
+
+  await expect.poll(connected).toBe(true)
+  editFile(
+    template('home.eta'),
+    '<<widget flow="sdk" type="currency" loading="lazy"',
+    '<<widget flow="sdk" type="currency"',
+  )
+  await expect(heading).toHaveText('Welcome back, Alice!')
+  await expect(overlay).toHaveCount(0)
+  await expect(sdkWidgetStatus(page)).toHaveText('Signed in as alice@example.com')
 })
 
 test('a fix saved before the error page has connected to HMR still reloads it', async ({ page, context }) => {

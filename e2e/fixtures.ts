@@ -31,6 +31,29 @@ export const test = base.extend<
   },
 })
 
+/**
+ * Every Content-Security-Policy violation in any frame of `page` from now on:
+ * the `securitypolicyviolation` events documents fire, and the errors Chromium
+ * logs for them. Call it before the first navigation to watch.
+ */
+export async function watchCspViolations(page: Page): Promise<string[]> {
+  const violations: string[] = []
+  page.on('console', (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(`console: ${message.text()}`)
+  })
+  // A binding and an init script reach every document, CSP or not, and run before its own scripts.
+  await page.exposeBinding('__e2eCspViolation', (_source, text: string) => {
+    violations.push(text)
+  })
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      const report = (window as unknown as { __e2eCspViolation: (text: string) => void }).__e2eCspViolation
+      report(`${event.violatedDirective} blocked '${event.blockedURI}' in ${event.documentURI}`)
+    })
+  })
+  return violations
+}
+
 /** Logs `page` in through the login form as `email` and waits for the home page's greeting. */
 export async function logIn(page: Page, email: string): Promise<void> {
   await page.goto('/login')
@@ -63,6 +86,19 @@ export async function lazyWidgetSrc(page: Page): Promise<string> {
 /** The lazy widget's own status line, inside the frame our route answered. */
 export function lazyWidgetStatus(page: Page) {
   return page.frameLocator('iframe.eta-embeds-widget[loading="lazy"]').locator('#widget-status')
+}
+
+/**
+ * The Widget SDK flow's element on the home page (`<<widget flow="sdk" type="currency">>`),
+ * rendered in our page itself: no frame between it and us.
+ */
+export function sdkWidget(page: Page) {
+  return page.locator('rai-currency-widget.eta-embeds-widget')
+}
+
+/** The SDK widget's status line, inside its open shadow root (Playwright's CSS locators pierce it). */
+export function sdkWidgetStatus(page: Page) {
+  return sdkWidget(page).locator('.rai-widget-status')
 }
 
 /** The chatbot bubble the Caramelo SDK adds to the page. */

@@ -14,6 +14,7 @@ export default function globalSetup(): void {
   const env = {
     ...process.env,
     WIDGET_API_KEY: CANARIES.apiKey,
+    RAI_ACCESS_KEY: CANARIES.accessKey,
     CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
     SESSION_KEYS: CANARIES.sessionKey,
     METRICS_TOKEN: CANARIES.metricsToken,

@@ -3,7 +3,7 @@
  * fail loudly, and questions to the stack (what was minted, what was logged).
  */
 import type { Browser, Page } from '@playwright/test'
-import { chatbot, expect, lazyWidget, lazyWidgetStatus, widgetStatus } from './fixtures.ts'
+import { chatbot, expect, lazyWidget, lazyWidgetStatus, sdkWidget, sdkWidgetStatus, widgetStatus } from './fixtures.ts'
 import { describeFound, Recorder, scan, stubEntries, taggedUserAgent, type Entry } from './recorder.ts'
 import type { Stack } from './stack.ts'
 
@@ -16,10 +16,14 @@ export interface User {
 export const ALICE: User = { email: 'alice@example.com', name: 'Alice', id: 'usr_alice_5f1c2a' }
 export const BOB: User = { email: 'bob@example.com', name: 'Bob', id: 'usr_bob_9d7e40' }
 
-/** The home page is complete for `user`: greeting, both widgets signed in as them, the chatbot greeting them. */
+/**
+ * The home page is complete for `user`: greeting, every widget (proxy flow eager and lazy, Widget SDK)
+ * signed in as them, the chatbot greeting them.
+ */
 export async function expectHome(page: Page, user: User): Promise<void> {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${user.name}!`)
   await expect(widgetStatus(page)).toHaveText(`Signed in as ${user.email}`)
+  await expect(sdkWidgetStatus(page)).toHaveText(`Signed in as ${user.email}`)
   await expect(chatbot(page)).toHaveText(`Hi ${user.name}! How can I help?`)
   await lazyWidget(page).scrollIntoViewIfNeeded()
   await expect(lazyWidgetStatus(page)).toHaveText(`Signed in as ${user.email}`)
@@ -41,18 +45,26 @@ export function kindsHolding(haystack: Iterable<Entry>, needle: string): string[
 }
 
 export interface Minted {
-  vendor: 'returning' | 'caramelo'
+  /** The stub that minted it: the proxy flow's, the Widget SDK flow's, or Caramelo's. */
+  vendor: 'returning' | 'returning-sdk' | 'caramelo'
   token: string
+  /** The user it was minted for (for the SDK flow, its `data-email` identifier). */
   email: string
 }
 
 /** Where the vendors' minted lists stand; `since()` gives every token minted after. */
 export function mintMark(stack: Stack): { since(): Minted[] } {
   const returning = stack.returning.minted.length
+  const sdk = stack.returningSdk.minted.length
   const caramelo = stack.caramelo.minted.length
   return {
     since: () => [
       ...stack.returning.minted.slice(returning).map((m) => ({ vendor: 'returning' as const, ...m })),
+      ...stack.returningSdk.minted.slice(sdk).map((m) => ({
+        vendor: 'returning-sdk' as const,
+        token: m.token,
+        email: m.identifiers['data-email'] ?? '(no data-email)',
+      })),
       ...stack.caramelo.minted.slice(caramelo).map((m) => ({ vendor: 'caramelo' as const, ...m })),
     ],
   }
@@ -87,15 +99,35 @@ export async function newSession(browser: Browser, stack: Stack, label: string) 
   return { context, recorder, page }
 }
 
-/** The fallbacks of the demo's home page: the eager widget's, the lazy frame's, the chatbot's. */
-export async function expectFallbacks(page: Page, which: { widget: boolean; caramelo: boolean }): Promise<void> {
+/** Which of the home page's directives must show their fallback (the others are not looked at). */
+export interface Fallbacks {
+  /** The proxy flow's widgets: the eager one and the lazy frame. */
+  widget: boolean
+  /** The Widget SDK flow's widget (and then no SDK script). */
+  sdk: boolean
+  caramelo: boolean
+}
+
+/** The section of the home page that holds the card titled `title`. */
+function card(page: Page, title: string) {
+  return page.locator('section.card').filter({ has: page.getByRole('heading', { level: 2, name: title }) })
+}
+
+/** The fallbacks of the demo's home page: the eager widget's, the lazy frame's, the SDK widget's, the chatbot's. */
+export async function expectFallbacks(page: Page, which: Fallbacks): Promise<void> {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Alice!')
   const lazyFrame = page.frameLocator('iframe.eta-embeds-widget[loading="lazy"]')
   if (which.widget) {
-    await expect(page.locator('[data-fallback="widget"]')).toHaveCount(1)
+    await expect(card(page, 'Your rewards').locator('[data-fallback="widget"]')).toHaveCount(1)
     await expect(page.locator('iframe.eta-embeds-widget[srcdoc]')).toHaveCount(0)
     await lazyWidget(page).scrollIntoViewIfNeeded()
     await expect(lazyFrame.locator('[data-fallback="widget"]')).toBeVisible()
+  }
+  if (which.sdk) {
+    await expect(card(page, 'Currency').locator('[data-fallback="widget"]')).toBeVisible()
+    await expect(sdkWidget(page)).toHaveCount(0)
+    // The SDK script comes only after an SDK widget that rendered: none did.
+    await expect(page.locator('script[src*="/sdk/widget-sdk.js"]')).toHaveCount(0)
   }
   if (which.caramelo) {
     await expect(page.locator('[data-fallback="caramelo"]')).toBeVisible()
@@ -108,6 +140,7 @@ export async function expectFallbacks(page: Page, which: { widget: boolean; cara
 export function vendorWitness(stack: Stack): Entry[] {
   return [
     ...stubEntries('returning', stack.returning.url, stack.returning.received),
+    ...stubEntries('returning-sdk', stack.returningSdk.apiUrl, stack.returningSdk.received),
     ...stubEntries('caramelo', stack.caramelo.apiUrl, stack.caramelo.received),
   ]
 }

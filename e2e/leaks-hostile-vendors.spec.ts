@@ -4,9 +4,20 @@
  * `srcdoc` attribute; values the runtime refuses give the fallback.
  */
 import type { Page } from '@playwright/test'
-import { chatbot, expect, lazyWidget, lazyWidgetSrc, lazyWidgetStatus, logIn, test, widgetStatus } from './fixtures.ts'
-import { ALICE, expectFallbacks, expectHome, inlineScripts } from './leak-helpers.ts'
-import type { Recorder } from './recorder.ts'
+import {
+  chatbot,
+  expect,
+  lazyWidget,
+  lazyWidgetSrc,
+  lazyWidgetStatus,
+  logIn,
+  sdkWidget,
+  sdkWidgetStatus,
+  test,
+  widgetStatus,
+} from './fixtures.ts'
+import { ALICE, expectFallbacks, expectHome, expectNowhere, fallbackCauses, inlineScripts } from './leak-helpers.ts'
+import { logEntries, type Recorder } from './recorder.ts'
 
 // Swapped widget pages must reach every render: the stub's page says it is
 // never cacheable here, and the server is told to honour that.
@@ -20,6 +31,7 @@ test.use({
 test.afterEach(({ stack }) => {
   stack.returning.setWidgetPage(undefined)
   stack.returning.setTokenOverride(undefined)
+  stack.returningSdk.setTokenOverride(undefined)
   stack.caramelo.setTokenOverride(undefined)
 })
 
@@ -39,6 +51,10 @@ async function expectNoInjection(page: Page, recorder: Recorder): Promise<void> 
   expect(await page.locator('iframe:not(.eta-embeds-widget)').count(), 'foreign frames').toBe(0)
   expect(await page.locator('iframe.eta-embeds-widget[loading="lazy"]').count(), 'lazy widget frames').toBe(1)
   expect(await page.locator('iframe.eta-embeds-widget[srcdoc]').count(), 'eager widget frames').toBeLessThanOrEqual(1)
+  // The SDK widget is an element of our page: nothing may have closed it early or added a sibling of its kind.
+  expect(await page.locator('[embed-token]').count(), 'elements with an embed token').toBeLessThanOrEqual(1)
+  expect(await page.locator('[embed-token]:not(rai-currency-widget)').count(), 'other embed-token holders').toBe(0)
+  expect(await page.locator('script[src*="/sdk/widget-sdk.js"]').count(), 'Widget SDK scripts').toBeLessThanOrEqual(1)
 }
 
 const HOSTILE_PAGE = `<!doctype html><html><head><title>w</title></head><body>
@@ -81,7 +97,7 @@ for (const [name, html] of [
     stack.returning.setWidgetPage(html)
     await logIn(page, ALICE.email)
     await expectNoInjection(page, recorder)
-    await expectFallbacks(page, { widget: true, caramelo: false })
+    await expectFallbacks(page, { widget: true, sdk: false, caramelo: false })
     await expectNoInjection(page, recorder)
     stack.returning.setWidgetPage(undefined)
     await page.reload()
@@ -110,7 +126,7 @@ test('a Caramelo token with U+2028 is refused: the chat fallback', async ({ page
   stack.caramelo.setTokenOverride('line\u2028separator-token')
   await logIn(page, ALICE.email)
   await expectNoInjection(page, recorder)
-  await expectFallbacks(page, { widget: false, caramelo: true })
+  await expectFallbacks(page, { widget: false, sdk: false, caramelo: true })
   await expect(widgetStatus(page)).toHaveText(`Signed in as ${ALICE.email}`)
   await expectNoInjection(page, recorder)
 })
@@ -123,11 +139,58 @@ test('a Returning.AI token that is not JWT-shaped is refused: the widget fallbac
   stack.returning.setTokenOverride('not-a-jwt"</script><script>window.pwned=5;alert(5)</script>')
   await logIn(page, ALICE.email)
   await expectNoInjection(page, recorder)
-  await expectFallbacks(page, { widget: true, caramelo: false })
+  await expectFallbacks(page, { widget: true, sdk: false, caramelo: false })
   await expectNoInjection(page, recorder)
   stack.returning.setTokenOverride(undefined)
   await page.reload()
   await expectHome(page, ALICE)
+})
+
+// The Widget SDK flow puts the embed token in an attribute of an element of OUR page (no frame around
+// it): a value that is not a JWT is refused before it gets there, whatever it holds.
+for (const token of [
+  '"><script>window.pwned=7;alert(7)</script>',
+  "' onfocus='window.pwned=8' autofocus x='",
+  '</rai-currency-widget><script>window.pwned=9;alert(9)</script><rai-currency-widget>',
+  'a.b.c" onload="window.pwned=10',
+]) {
+  test(`a Widget SDK embed token ${JSON.stringify(token)} is refused: the SDK widget's fallback, nothing runs`, async ({
+    page,
+    recorder,
+    stack,
+  }) => {
+    stack.returningSdk.setTokenOverride(token)
+    const from = stack.logs.length
+    await logIn(page, ALICE.email)
+    await expectNoInjection(page, recorder)
+    await expectFallbacks(page, { widget: false, sdk: true, caramelo: false })
+    await expect(widgetStatus(page)).toHaveText(`Signed in as ${ALICE.email}`)
+    await expect(chatbot(page)).toHaveText('Hi Alice! How can I help?')
+    await expect.poll(() => fallbackCauses(stack, from)).toEqual(['returning-sdk:ERR_VENDOR_BODY'])
+    await expectNoInjection(page, recorder)
+    // Nothing of the token reached the browser or a log line, not even escaped.
+    expectNowhere([...(await recorder.finish()), ...logEntries(stack.logs)], token, 'the refused token')
+    stack.returningSdk.setTokenOverride(undefined)
+    await page.reload()
+    await expectHome(page, ALICE)
+  })
+}
+
+test('a JWT-shaped Widget SDK token with every character a JWT may hold arrives in the attribute byte for byte', async ({
+  page,
+  recorder,
+  stack,
+}) => {
+  // Only URL-safe base64 and dots: nothing to escape, and the SDK must get exactly what the vendor minted.
+  const token = 'eyJ-_hostile.A-_09az.AZ-_09-_'
+  stack.returningSdk.setTokenOverride(token)
+  const from = stack.returningSdk.validated.length
+  await logIn(page, ALICE.email)
+  await expectNoInjection(page, recorder)
+  await expect(sdkWidgetStatus(page)).toHaveText(`Signed in as ${ALICE.email}`)
+  await expect(sdkWidget(page)).toHaveAttribute('embed-token', token)
+  expect(stack.returningSdk.validated.slice(from)).toEqual([expect.objectContaining({ token, valid: true })])
+  await expectNoInjection(page, recorder)
 })
 
 // The lazy route serves the vendor's page with our nonce on its scripts. Opened as a top-level

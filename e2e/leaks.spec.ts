@@ -53,7 +53,8 @@ test('scan finds a value raw and in every encoding a leak would use, and says wh
 })
 
 test('anonymous: neither the home page nor the lazy route calls a vendor', async ({ page, recorder, stack }) => {
-  const calls = () => stack.returning.received.length + stack.caramelo.received.length
+  const calls = () =>
+    stack.returning.received.length + stack.returningSdk.received.length + stack.caramelo.received.length
   const before = calls()
   await page.goto('/')
   await expect(page).toHaveURL(/\/login$/)
@@ -63,11 +64,11 @@ test('anonymous: neither the home page nor the lazy route calls a vendor', async
   const entries = await recorder.finish()
   expect(calls()).toBe(before)
   expect(kindsHolding(entries, 'Log in to see this widget.')).toContain('response body')
-  const vendorOrigins = [stack.returning.url, stack.caramelo.apiUrl]
+  const vendorOrigins = [stack.returning.url, stack.returningSdk.apiUrl, stack.caramelo.apiUrl]
   expect(recorder.of('request url').filter((e) => vendorOrigins.some((o) => e.text.startsWith(o)))).toEqual([])
 })
 
-test('invariant 1: the API key, the secret token, the session key and the metrics token reach no browser byte, log line or dist file', async ({
+test('invariant 1: the API key, the access key, the secret token, the session key and the metrics token reach no browser byte, log line or dist file', async ({
   browser,
   stack,
   mode,
@@ -134,6 +135,13 @@ test('invariant 1: the API key, the secret token, the session key and the metric
   expect(recorder.skipped.some((s) => s.startsWith('storage of frame about:srcdoc'))).toBe(true)
   expect(logs.some((e) => e.text.includes('"path":"/"'))).toBe(true)
   expect(witness.filter((e) => e.name === 'authorization' && e.context === 'alice').length).toBeGreaterThan(0)
+  // The SDK ran in alice's page and validated her embed token at the vendor.
+  const validations = witness.filter((e) => e.kind === 'request body' && e.url?.endsWith('/validate'))
+  expect(validations.filter((e) => e.context === 'alice' && e.text.includes('"embedToken"')).length).toBeGreaterThan(0)
+  // The access key is a live canary: the server sent it, server to server, for every embed token.
+  const tokenCalls = stack.returningSdk.received.filter((r) => r.path.endsWith('/widget-access-keys/token'))
+  expect(tokenCalls.length).toBeGreaterThan(0)
+  expect(tokenCalls.filter((r) => !r.body.includes(CANARIES.accessKey))).toEqual([])
   if (mode === 'prod') {
     expect(files.map((f) => f.where)).toEqual(expect.arrayContaining(['dist/server/templates.js']))
     expect(kindsHolding(files, 'eta-embeds-widget')).toEqual(['file'])
@@ -178,7 +186,7 @@ test('invariant 2: a token appears only in its own user’s page and in its vend
   const logs = logEntries(stack.logs)
   const minted = mark.since()
   for (const user of [ALICE, BOB]) {
-    for (const vendor of ['returning', 'caramelo']) {
+    for (const vendor of ['returning', 'returning-sdk', 'caramelo']) {
       const count = minted.filter((m) => m.email === user.email && m.vendor === vendor).length
       expect(count, `${vendor} tokens minted for ${user.email}`).toBeGreaterThanOrEqual(3)
     }
@@ -186,6 +194,7 @@ test('invariant 2: a token appears only in its own user’s page and in its vend
 
   const ours = new URL(stack.url).origin
   const chatSocket = stack.caramelo.apiUrl.replace(/^http/, 'ws')
+  const validate = `${stack.returningSdk.apiUrl}/v2/api/widget-access-keys/validate`
   /** The page rendered for the token's user (or its lazy frame's document), and the vendor's own use of it. */
   const allowed = (m: Minted, entry: Entry): boolean => {
     const url = entry.url === undefined ? undefined : new URL(entry.url)
@@ -201,6 +210,10 @@ test('invariant 2: a token appears only in its own user’s page and in its vend
         entry.text === `Bearer ${m.token}`
       )
     }
+    // The Widget SDK's own use: the body of its validate request, from the page the token was rendered in.
+    if (m.vendor === 'returning-sdk') {
+      return entry.kind === 'request body' && entry.url === validate && jsonField(entry.text, 'embedToken') === m.token
+    }
     return entry.kind === 'websocket sent' && entry.url?.startsWith(chatSocket) === true
   }
   for (const m of minted) {
@@ -209,7 +222,7 @@ test('invariant 2: a token appears only in its own user’s page and in its vend
     const misplaced = own.filter((f) => !allowed(m, f.entry))
     expect(describeFound(misplaced), `${what}, outside its page and its vendor's traffic`).toEqual([])
     // Delivered in a page and used by the vendor's code: neither recording missed it.
-    const used = m.vendor === 'returning' ? 'request header' : 'websocket sent'
+    const used = { returning: 'request header', 'returning-sdk': 'request body', caramelo: 'websocket sent' }[m.vendor]
     const kinds = [...new Set(own.map((f) => f.entry.kind))]
     expect(kinds, `${what}: where it must be (${describeFound(own).join('; ')})`).toEqual(
       expect.arrayContaining(['response body', used]),
@@ -228,7 +241,11 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
 }) => {
   await logIn(page, ALICE.email)
   await expectHome(page, ALICE)
-  const from = { returning: stack.returning.received.length, caramelo: stack.caramelo.received.length }
+  const from = {
+    returning: stack.returning.received.length,
+    sdk: stack.returningSdk.received.length,
+    caramelo: stack.caramelo.received.length,
+  }
   const forged = {
     'x-user-email': BOB.email,
     'x-forwarded-user': BOB.email,
@@ -239,7 +256,9 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
     'x-user-id': BOB.id,
     from: BOB.email,
   }
-  const query = `email=${encodeURIComponent(BOB.email)}&uid=${BOB.id}&user_id=${BOB.id}&name=Bob`
+  const query =
+    `email=${encodeURIComponent(BOB.email)}&uid=${BOB.id}&user_id=${BOB.id}&name=Bob` +
+    `&data-email=${encodeURIComponent(BOB.email)}&data-user-id=${BOB.id}&userIdentifiers=${BOB.id}`
 
   // On every request to our server only: the vendors' CORS would refuse unknown headers from the widget.
   const ours = new URL(stack.url).origin
@@ -249,11 +268,14 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
   )
   await page.goto(`/?${query}`)
   await expectHome(page, ALICE)
-  // Parameters the server did not sign are ignored, never used: the frame still serves alice.
-  const lazy = await page.request.get(`${await lazyWidgetSrc(page)}&${query}`, { headers: forged })
+  // Forged headers change nothing for the lazy frame; parameters the server did not sign are refused.
+  const signed = await lazyWidgetSrc(page)
+  const lazy = await page.request.get(signed, { headers: forged })
   expect(lazy.status()).toBe(200)
+  expect(await lazy.text()).toContain('__WIDGET_INIT__')
+  expect((await page.request.get(`${signed}&${query}`, { headers: forged })).status()).toBe(403)
   const post = await page.request.post(`/?${query}`, {
-    form: { email: BOB.email, uid: BOB.id, name: 'Bob' },
+    form: { email: BOB.email, uid: BOB.id, name: 'Bob', 'data-email': BOB.email, 'data-user-id': BOB.id },
     headers: forged,
   })
   expect(post.status()).toBeGreaterThanOrEqual(400)
@@ -268,9 +290,14 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
 
   const signins = stack.returning.received.slice(from.returning).filter((r) => r.path.endsWith('/signin'))
   const auths = stack.caramelo.received.slice(from.caramelo).filter((r) => r.path.endsWith('/intranet-auth'))
+  const embedTokens = stack.returningSdk.received.slice(from.sdk).filter((r) => r.path.endsWith('/token'))
   expect(signins.length).toBeGreaterThanOrEqual(5)
   expect(auths.length).toBeGreaterThanOrEqual(2)
+  expect(embedTokens.length).toBeGreaterThanOrEqual(2)
   expect([...new Set(signins.map((r) => r.headers['email']))]).toEqual([ALICE.email])
+  for (const request of embedTokens) {
+    expect(jsonField(request.body, 'userIdentifiers')).toEqual({ 'data-email': ALICE.email, 'data-user-id': ALICE.id })
+  }
   for (const auth of auths) {
     expect(JSON.parse(auth.body)).toMatchObject({
       external_customer_id: ALICE.id,
@@ -278,7 +305,7 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
       name: ALICE.name,
     })
   }
-  for (const request of [...signins, ...auths]) {
+  for (const request of [...signins, ...auths, ...embedTokens]) {
     expectNowhere(
       [{ kind: 'request body', where: `${request.method} ${request.path}`, text: JSON.stringify(request) }],
       BOB.email,
@@ -286,6 +313,15 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
     )
   }
 })
+
+/** A field of a JSON object `text`; `undefined` when `text` is not one. */
+function jsonField(text: string, name: string): unknown {
+  try {
+    return (JSON.parse(text) as Record<string, unknown>)[name]
+  } catch {
+    return undefined
+  }
+}
 
 /** The nonce of a Content-Security-Policy header. */
 function cspNonce(csp: string | undefined): string | undefined {
@@ -316,7 +352,10 @@ async function expectTokenPageHeaders(response: Response | null, what: string): 
   return nonce!
 }
 
-test('invariant 4: token pages are not stored, send no Referer, and carry a fresh CSP nonce', async ({ page }) => {
+test('invariant 4: token pages are not stored, send no Referer, and carry a fresh CSP nonce', async ({
+  page,
+  stack,
+}) => {
   const lazyResponse = () => page.waitForResponse((r) => new URL(r.url()).pathname === '/_embeds/widget')
   await logIn(page, ALICE.email)
   await expectHome(page, ALICE)
@@ -325,7 +364,11 @@ test('invariant 4: token pages are not stored, send no Referer, and carry a fres
     const lazy = lazyResponse()
     const home = await page.goto('/')
     await expectHome(page, ALICE)
-    nonces.push(await expectTokenPageHeaders(home, `GET / (load ${load + 1})`))
+    const nonce = await expectTokenPageHeaders(home, `GET / (load ${load + 1})`)
+    nonces.push(nonce)
+    // The Widget SDK script: once, with this response's nonce.
+    const sdkScript = `<script nonce="${nonce}" src="${stack.returningSdk.sdkUrl}"></script>`
+    expect((await home!.text()).split(sdkScript).length - 1, `GET / (load ${load + 1}): ${sdkScript}`).toBe(1)
     const frame = await lazy
     nonces.push(await expectTokenPageHeaders(frame, `GET /_embeds/widget (load ${load + 1})`))
     expect((await frame.allHeaders())['content-security-policy']).toContain("frame-ancestors 'self'")
@@ -354,7 +397,7 @@ test('invariant 4: after logout, / is the login page and Back shows no page with
     await page.goBack({ waitUntil: 'commit' })
     await expect(page).toHaveURL(/\/login$/)
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Log in')
-    await expect(page.locator('iframe[srcdoc], iframe.eta-embeds-widget')).toHaveCount(0)
+    await expect(page.locator('iframe[srcdoc], iframe.eta-embeds-widget, [embed-token]')).toHaveCount(0)
     expect(await inlineScripts(page, 'carameloaiChatbot')).toBe(0)
     const tokens = mark.since().map((m) => m.token)
     expect(tokens.length).toBeGreaterThan(0)

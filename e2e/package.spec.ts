@@ -2,7 +2,8 @@
  * Issue 3, "a real package": the tarball `npm pack` makes installs into a fresh
  * Vite + Koa app outside this repo — examples/minimal-app, the README's "Add it
  * to your app" — which builds, type-checks against the published declarations
- * and renders both directives for the session's user.
+ * and renders every directive (the widget in both of its flows, the chatbot)
+ * for the session's user.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -10,45 +11,86 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, test, type Page } from '@playwright/test'
-import { startCarameloStub, startReturningStub, type CarameloStub, type ReturningStub } from '../stubs/index.ts'
+import {
+  startCarameloStub,
+  startReturningSdkStub,
+  startReturningStub,
+  type CarameloStub,
+  type ReturningSdkStub,
+  type ReturningStub,
+} from '../stubs/index.ts'
 import { collectLines, stopProcess } from './stack.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 /** The example app's one user, whom the session names after `POST /login`. */
 const ADA = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada' }
-const SECRETS = { apiKey: 'pkg-canary-api-key-71c0e4', secretToken: 'pkg-canary-secret-token-2ab95d' }
+const SECRETS = {
+  apiKey: 'pkg-canary-api-key-71c0e4',
+  accessKey: 'pkg-canary-access-key-5d3e80',
+  secretToken: 'pkg-canary-secret-token-2ab95d',
+}
 
-/** A consumer written in TypeScript: all three entry points, and types from each. */
+/**
+ * A consumer written in TypeScript: all three entry points, types from each, and an adapter of its
+ * own (\`defineVendor\` from the plugin entry, registered with the plugin and configured for the runtime).
+ */
 const CHECK_TS = `
 import { defineConfig } from 'vite'
-import { etaEmbeds as plugin, CompileError, type EtaEmbedsPluginOptions } from 'vite-plugin-eta-embeds'
+import { etaEmbeds, CompileError, defineVendor, text, type EmbedsPluginOptions } from 'vite-plugin-eta-embeds'
 import {
   builtTemplates,
-  carameloFromEnv,
-  etaEmbeds,
-  returningFromEnv,
+  embeds,
+  returningProxy,
+  vendorsFromEnv,
+  type ConfiguredVendor,
+  type EmbedsMiddlewareOptions,
   type EmbedsUser,
-  type KoaEmbedsOptions,
 } from 'vite-plugin-eta-embeds/runtime'
-import { startReturningStub, type CarameloStub, type ReturningStub } from 'vite-plugin-eta-embeds/stubs'
+import {
+  LOCAL_VENDORS,
+  startReturningStub,
+  type CarameloStub,
+  type LocalVendor,
+  type ReturningStub,
+} from 'vite-plugin-eta-embeds/stubs'
 import Koa from 'koa'
 
-const pluginOptions: EtaEmbedsPluginOptions = { templatesDir: 'templates' }
-export default defineConfig({ plugins: [plugin(pluginOptions)] })
+interface GreeterOptions {
+  greeting: string
+}
+export const greeter = defineVendor<GreeterOptions, GreeterOptions>({
+  name: 'greeter',
+  directive: 'greet',
+  title: 'Greeter',
+  attributes: { title: text },
+  resolve(options, path) {
+    if (!options.greeting) throw new TypeError(\`\${path}.greeting is required\`)
+    return options
+  },
+  embed: async ({ config, user }) => \`<p>\${config.greeting}, \${user.name}</p>\`,
+})
+
+const pluginOptions: EmbedsPluginOptions = { templatesDir: 'templates', vendors: [greeter] }
+export default defineConfig({ plugins: [etaEmbeds(pluginOptions)] })
 
 const user: EmbedsUser = { id: 'u1', email: 'ada@example.com', name: 'Ada' }
-const options: KoaEmbedsOptions = {
+const vendors: ConfiguredVendor[] = [
+  ...vendorsFromEnv(process.env, [greeter]),
+  returningProxy({ apiKey: 'key', communityId: 'community', widgetId: 'store-1', pageCache: false }),
+  greeter({ greeting: 'Hello' }),
+]
+const options: EmbedsMiddlewareOptions = {
   templates: builtTemplates('dist/server/templates.js'),
-  returning: returningFromEnv(process.env),
-  caramelo: carameloFromEnv(process.env),
+  vendors,
   user: () => user,
 }
 const app = new Koa()
-app.use(etaEmbeds(options))
+app.use(embeds(options))
 app.use((ctx) => ctx.render('page', { when: new Date() }))
 
 export const stub: Promise<ReturningStub> = startReturningStub({ apiKey: 'key', communityId: 'community' })
+export const local: Promise<LocalVendor> | undefined = LOCAL_VENDORS['returning-sdk']?.(process.env)
 export const sdkUrl = (caramelo: CarameloStub): string => caramelo.sdkUrl
 export const isCompileError = (error: unknown): boolean => error instanceof CompileError
 `
@@ -65,6 +107,7 @@ let packed: string[]
 let withStubs: Server | undefined
 let withEnv: Server | undefined
 let returning: ReturningStub | undefined
+let returningSdk: ReturningSdkStub | undefined
 let caramelo: CarameloStub | undefined
 
 test.beforeAll(async () => {
@@ -94,12 +137,21 @@ test.beforeAll(async () => {
 
   withStubs = await startApp({})
   returning = await startReturningStub({ apiKey: SECRETS.apiKey, communityId: 'pkg-community' })
+  returningSdk = await startReturningSdkStub({
+    accessId: 'pkg-access-id',
+    accessKey: SECRETS.accessKey,
+    communityId: 'pkg-community',
+  })
   caramelo = await startCarameloStub({ secretToken: SECRETS.secretToken, projectId: 'pkg-project' })
   withEnv = await startApp({
     WIDGET_BASE_URL: returning.url,
     WIDGET_API_KEY: SECRETS.apiKey,
     WIDGET_COMMUNITY_ID: 'pkg-community',
     WIDGET_ID: 'pkg-store',
+    RAI_V2_API_URL: returningSdk.apiUrl,
+    RAI_SDK_URL: returningSdk.sdkUrl,
+    RAI_ACCESS_ID: 'pkg-access-id',
+    RAI_ACCESS_KEY: SECRETS.accessKey,
     CARAMELO_API_URL: caramelo.apiUrl,
     CARAMELO_SDK_URL: caramelo.sdkUrl,
     CARAMELO_PROJECT_ID: 'pkg-project',
@@ -109,7 +161,7 @@ test.beforeAll(async () => {
 
 test.afterAll(async () => {
   await Promise.all([stop(withStubs), stop(withEnv)])
-  await Promise.all([returning?.close(), caramelo?.close()])
+  await Promise.all([returning?.close(), returningSdk?.close(), caramelo?.close()])
   if (tmp) await rm(tmp, { recursive: true, force: true })
 })
 
@@ -155,9 +207,14 @@ test('a TypeScript consumer type-checks against the published declarations', asy
   await expect(run(tsc, [...flags, ...resolution, 'check.ts'], app)).resolves.toBe('')
 })
 
-test('with the built-in stubs, the page greets the session user and both widgets are signed in', async ({ page }) => {
+test('with the built-in stubs, the page greets the session user and every widget is signed in', async ({ page }) => {
   await expectEmbeds(page, server(withStubs).url)
-  expect(server(withStubs).logs.join('\n')).toContain('WIDGET_API_KEY is unset')
+  const logs = server(withStubs).logs.join('\n')
+  for (const vendor of ['returning-proxy', 'returning-sdk', 'caramelo']) {
+    expect(logs).toMatch(
+      new RegExp(`^${vendor} is not configured: using its local stub at http://127\\.0\\.0\\.1:\\d+$`, 'm'),
+    )
+  }
 })
 
 test('with vendors from the environment, they see only the session user, and no secret reaches the page', async ({
@@ -165,9 +222,13 @@ test('with vendors from the environment, they see only the session user, and no 
 }) => {
   const { url, logs } = server(withEnv)
   await expectEmbeds(page, url)
+  // Every vendor came from the environment: the app started no stub of its own.
+  expect(logs.filter((line) => line.includes('local stub'))).toEqual([])
 
   const signin = returning?.received.filter((r) => r.path === '/widget/pkg-community/signin').at(-1)
   expect(signin?.headers['email']).toBe(ADA.email)
+  expect(returningSdk?.minted.at(-1)?.identifiers).toEqual({ 'data-email': ADA.email, 'data-user-id': ADA.id })
+  expect(returningSdk?.validated.at(-1)).toMatchObject({ token: returningSdk?.minted.at(-1)?.token, valid: true })
   expect(caramelo?.minted.at(-1)?.externalCustomerId).toBe(ADA.id)
   const html = await page.content()
   for (const secret of Object.values(SECRETS)) {
@@ -176,15 +237,17 @@ test('with vendors from the environment, they see only the session user, and no 
   }
 })
 
-/** Anonymous first (no widget), then `POST /login`, then both widgets working for Ada. */
+/** Anonymous first (no widget), then `POST /login`, then every widget working for Ada. */
 async function expectEmbeds(page: Page, url: string): Promise<void> {
   await page.goto(url)
   await expect(page.getByRole('button', { name: 'Log in' })).toBeVisible()
-  await expect(page.locator('iframe')).toHaveCount(0)
+  await expect(page.locator('iframe, rai-currency-widget, script')).toHaveCount(0)
 
   await page.getByRole('button', { name: 'Log in' }).click()
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${ADA.name}!`)
   await expect(page.frameLocator('iframe').locator('#widget-status')).toHaveText(`Signed in as ${ADA.email}`)
+  // The Widget SDK flow: its element in the page, the status inside its open shadow root.
+  await expect(page.locator('rai-currency-widget .rai-widget-status')).toHaveText(`Signed in as ${ADA.email}`)
   await expect(page.locator('#carameloai-chatbot')).toHaveText(`Hi ${ADA.name}! How can I help?`)
 }
 

@@ -1,7 +1,8 @@
 /**
- * One running stack for a test worker: both vendor stubs with canary secrets,
- * and the demo server (dev or production mode) configured to use them as if
- * they were the real vendors. Everything is closed when the worker ends.
+ * One running stack for a test worker: a stub of every vendor flow (Returning.AI
+ * proxy and Widget SDK, Caramelo AI) with canary secrets, and the demo server
+ * (dev or production mode) configured to use them as if they were the real
+ * vendors. Everything is closed when the worker ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -11,8 +12,10 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   startCarameloStub,
+  startReturningSdkStub,
   startReturningStub,
   type CarameloStub,
+  type ReturningSdkStub,
   type ReturningStub,
   type ReturningStubOptions,
 } from '../stubs/index.ts'
@@ -22,15 +25,21 @@ export type Mode = 'dev' | 'prod'
 /** Values that must never reach a browser, a log line or `dist/` (SPEC invariant 1). */
 export const CANARIES = {
   apiKey: 'canary-api-key-5b0d9e7c41a8',
+  accessKey: 'canary-access-key-2f6a08d3c9e1',
   secretToken: 'canary-secret-token-c3f19a62e0b7',
   sessionKey: 'canary-session-key-8e2d47b1f6c5',
   metricsToken: 'canary-metrics-token-71d3b0e95f2a',
 } as const
 
+/** The access key pair's id: an identifier, not a secret (the key is `CANARIES.accessKey`). */
+export const E2E_ACCESS_ID = 'e2e-access-id'
+
 export interface Stack {
   url: string
   mode: Mode
   returning: ReturningStub
+  /** The Widget SDK flow's stub: token and validate APIs, and the SDK script. */
+  returningSdk: ReturningSdkStub
   caramelo: CarameloStub
   /** Every line the server wrote to stdout and stderr so far. */
   logs: string[]
@@ -63,6 +72,11 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
     communityId: 'e2e-community',
     ...options.returning,
   })
+  const returningSdk = await startReturningSdkStub({
+    accessId: E2E_ACCESS_ID,
+    accessKey: CANARIES.accessKey,
+    communityId: 'e2e-community',
+  })
   const caramelo = await startCarameloStub({ secretToken: CANARIES.secretToken, projectId: 'e2e-project' })
   const env = {
     PATH: process.env['PATH'],
@@ -75,6 +89,12 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
     WIDGET_COMMUNITY_ID: 'e2e-community',
     WIDGET_ID: 'e2e-store',
     WIDGET_TYPE: 'store',
+    // Every vendor the demo knows is configured here: one left unset would be
+    // the demo's own in-process stub, out of the tests' sight.
+    RAI_V2_API_URL: returningSdk.apiUrl,
+    RAI_SDK_URL: returningSdk.sdkUrl,
+    RAI_ACCESS_ID: E2E_ACCESS_ID,
+    RAI_ACCESS_KEY: CANARIES.accessKey,
     CARAMELO_API_URL: caramelo.apiUrl,
     CARAMELO_SDK_URL: caramelo.sdkUrl,
     CARAMELO_PROJECT_ID: 'e2e-project',
@@ -90,16 +110,25 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
   const child = spawn(bin, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const logs: string[] = []
   const url = await listeningUrl(child, logs)
+  const closeAll = async (): Promise<void> => {
+    await stopProcess(child)
+    await Promise.all([returning.close(), returningSdk.close(), caramelo.close()])
+  }
+  // A vendor the demo serves from its own in-process stub is one no test can see or steer:
+  // a built-in vendor added without its variables here fails every test, not one leak check.
+  const unseen = logs.filter((line) => line.includes('is the built-in local stub'))
+  if (unseen.length > 0) {
+    await closeAll()
+    throw new Error(`the demo started its own stub for a vendor the stack does not configure:\n${unseen.join('\n')}`)
+  }
   return {
     url,
     mode,
     returning,
+    returningSdk,
     caramelo,
     logs,
-    close: async () => {
-      await stopProcess(child)
-      await Promise.all([returning.close(), caramelo.close()])
-    },
+    close: closeAll,
   }
 }
 

@@ -14,3 +14,5 @@ export type {
 export { startCarameloStub } from './caramelo.ts'
 export type { CarameloStub, CarameloStubOptions, CarameloMintedToken, CarameloSocketAttempt } from './caramelo.ts'
 export type { ReceivedRequest, StubAnswer } from './http.ts'
+export { LOCAL_VENDORS } from './local.ts'
+export type { LocalVendor, LocalVendorStarter } from './local.ts'

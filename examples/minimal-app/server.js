@@ -1,15 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import Koa from 'koa'
 import session from 'koa-session'
-import { builtTemplates, carameloFromEnv, etaEmbeds, returningFromEnv } from 'vite-plugin-eta-embeds/runtime'
-import { startCarameloStub, startReturningStub } from 'vite-plugin-eta-embeds/stubs'
+import { builtTemplates, embeds, vendorsFromEnv } from 'vite-plugin-eta-embeds/runtime'
+import { LOCAL_VENDORS } from 'vite-plugin-eta-embeds/stubs'
 
 // A real app checks a password and looks the user up; this one has a single demo user.
 const USER = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada', lang: 'en' }
 
-// The vendors come from WIDGET_* and CARAMELO_*; a vendor whose secret is unset is served by a local stub.
-const returning = returningFromEnv(process.env) ?? (await returningStub())
-const caramelo = carameloFromEnv(process.env) ?? (await carameloStub())
+// Each vendor is configured from its environment variables (WIDGET_*, RAI_*, CARAMELO_*).
+// One whose secret is unset is served by its built-in local stub, so the app works with no setup.
+const vendors = vendorsFromEnv(process.env)
+for (const [name, startStub] of Object.entries(LOCAL_VENDORS)) {
+  if (vendors.some((vendor) => vendor.definition.name === name)) continue
+  const stub = await startStub(process.env)
+  vendors.push(...vendorsFromEnv(stub.env))
+  console.log(`${name} is not configured: using its local stub at ${stub.url}`)
+}
 
 const app = new Koa()
 app.keys = process.env.SESSION_KEYS ? process.env.SESSION_KEYS.split(',') : [randomBytes(32).toString('base64url')]
@@ -22,10 +28,9 @@ app.use(async (ctx, next) => {
 })
 
 app.use(
-  etaEmbeds({
+  embeds({
     templates: builtTemplates(new URL('./dist/server/templates.js', import.meta.url)),
-    returning,
-    caramelo,
+    vendors,
     user: (ctx) => ctx.state.user,
     locals: (ctx) => ({ user: ctx.state.user }),
   }),
@@ -44,17 +49,3 @@ const server = app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? 
   const { address, port } = server.address()
   console.log(`listening on http://${address}:${port}`)
 })
-
-async function returningStub() {
-  const apiKey = randomBytes(24).toString('base64url')
-  const stub = await startReturningStub({ apiKey, communityId: 'demo-community' })
-  console.log(`WIDGET_API_KEY is unset: Returning.AI is a local stub at ${stub.url}`)
-  return { baseUrl: stub.url, apiKey, communityId: 'demo-community', widgetId: 'demo-store' }
-}
-
-async function carameloStub() {
-  const secretToken = randomBytes(24).toString('base64url')
-  const stub = await startCarameloStub({ secretToken, projectId: 'demo-project' })
-  console.log(`CARAMELO_SECRET_TOKEN is unset: Caramelo AI is a local stub at ${stub.apiUrl}`)
-  return { apiUrl: stub.apiUrl, sdkUrl: stub.sdkUrl, projectId: 'demo-project', secretToken }
-}
