@@ -47,9 +47,11 @@ describe('LOCAL_VENDORS', () => {
 
       expect(vendor.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+/)
       for (const secretName of definition.secretEnvNames ?? []) expect(vendor.env[secretName]).toBeTruthy()
-      const options = definition.fromEnv?.(vendor.env)
+      const options: unknown = definition.fromEnv?.(vendor.env)
       expect(options).toBeDefined()
-      expect(() => definition.resolve(options as never, 'options.vendors[0]')).not.toThrow()
+      expect(() => {
+        definition.resolve(options, 'options.vendors[0]')
+      }).not.toThrow()
       // Its env configures its own adapter and no other.
       expect(vendorsFromEnv(vendor.env).map((v) => v.definition.name)).toEqual([name])
     },
