@@ -10,8 +10,11 @@ import { returningProxy } from './returning/proxy.ts'
 import { returningSdk } from './returning/sdk.ts'
 import { Vocabulary } from './vocabulary.ts'
 
-/** In registration order: for a directive with several flows, the first configured one is its default. */
-export const BUILTIN_VENDORS = [returningProxy, returningSdk, caramelo] as const satisfies readonly AnyVendorAdapter[]
+/**
+ * In registration order: for a directive with several flows, the first configured one is its default.
+ * Typed as the erased adapter: the declaration build cannot name each adapter's private `Config`.
+ */
+export const BUILTIN_VENDORS: readonly AnyVendorAdapter[] = [returningProxy, returningSdk, caramelo]
 
 /** Every adapter's definition, built-ins first, then the app's own. */
 export function definitionsOf(extra: readonly AnyVendorAdapter[] = []): AnyVendorDefinition[] {
