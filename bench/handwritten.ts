@@ -1,7 +1,7 @@
 /**
  * The reference that `npm run bench` (bench/http.ts) measures the demo against
  * (issue 6): the vendors' own sample flows written by hand in one plain Koa
- * route, as a competent developer would from the vendors' docs — one call after
+ * middleware, as a competent developer would from the vendors' docs — one call after
  * the other with global `fetch`, nothing cached, nothing shared between page
  * views. It answers the same shape as the demo's home page (templates/home.eta),
  * so that both do the same vendor work per view: the widget document (token
@@ -14,7 +14,8 @@
  *
  * It is simpler than the demo server, and that favours it: a fixed user (alice)
  * instead of a signed session cookie, no request log, no deadlines, no
- * fallbacks (a vendor failure is a 500).
+ * fallbacks (a vendor failure is a 500), a lazy frame URL that is a fixed path
+ * (no signature to compute, one widget only) and no per-user budget on it.
  *
  * Reads the demo's environment names (README "Configuration"). bench/http.ts
  * transpiles this file to plain JavaScript and runs it under `node`, like the
