@@ -1,15 +1,21 @@
 /**
  * The reference that `npm run bench` (bench/http.ts) measures the demo against
  * (issue 6): the vendors' own sample flows written by hand in one plain Koa
- * route, as a competent developer would from the vendors' docs — one call after
+ * middleware, as a competent developer would from the vendors' docs — one call after
  * the other with global `fetch`, nothing cached, nothing shared between page
- * views. It answers the same shape as the demo's home page: the widget document
- * (token injected, `<base href>` added) in an `<iframe srcdoc>`, and the
- * chatbot's config script followed by the authenticated SDK.
+ * views. It answers the same shape as the demo's home page (templates/home.eta),
+ * so that both do the same vendor work per view: the widget document (token
+ * injected, `<base href>` added, the page's nonce on its scripts) in an
+ * `<iframe srcdoc>`; the milestones widget as a lazy frame whose document is
+ * served by a route of its own (no vendor call while rendering the page); the
+ * currency widget's `<rai-currency-widget>` element with a fresh embed token
+ * and the Widget SDK script; the chatbot's config script followed by the
+ * authenticated SDK.
  *
  * It is simpler than the demo server, and that favours it: a fixed user (alice)
  * instead of a signed session cookie, no request log, no deadlines, no
- * fallbacks (a vendor failure is a 500).
+ * fallbacks (a vendor failure is a 500), a lazy frame URL that is a fixed path
+ * (no signature to compute, one widget only) and no per-user budget on it.
  *
  * Reads the demo's environment names (README "Configuration"). bench/http.ts
  * transpiles this file to plain JavaScript and runs it under `node`, like the
@@ -30,6 +36,10 @@ interface Vendors {
   communityId: string
   widgetType: string
   widgetId: string
+  sdkApiUrl: string
+  sdkUrl: string
+  accessId: string
+  accessKey: string
   carameloApiUrl: string
   carameloSdkUrl: string
   carameloProjectId: string
@@ -49,6 +59,10 @@ function vendorsFromEnv(env: Env): Vendors {
     communityId: required(env, 'WIDGET_COMMUNITY_ID'),
     widgetType: env['WIDGET_TYPE'] || 'store',
     widgetId: required(env, 'WIDGET_ID'),
+    sdkApiUrl: env['RAI_V2_API_URL'] || 'https://api-v2.returning.ai',
+    sdkUrl: required(env, 'RAI_SDK_URL'),
+    accessId: required(env, 'RAI_ACCESS_ID'),
+    accessKey: required(env, 'RAI_ACCESS_KEY'),
     carameloApiUrl: required(env, 'CARAMELO_API_URL'),
     carameloSdkUrl: required(env, 'CARAMELO_SDK_URL'),
     carameloProjectId: required(env, 'CARAMELO_PROJECT_ID'),
@@ -62,8 +76,17 @@ async function okResponse(what: string, answer: Promise<Response>): Promise<Resp
   return response
 }
 
-/** Returning.AI's proxy flow: sign in, fetch the widget page, put the token in. */
-async function widgetDocument(v: Vendors): Promise<string> {
+/** The widget the page's lazy frame shows (home.eta's second `<<widget>>`), the only one its route serves. */
+const LAZY_WIDGET = { type: 'milestone', id: 'demo-milestones' }
+const LAZY_PATH = `/widgets/${LAZY_WIDGET.type}/${LAZY_WIDGET.id}`
+const SANDBOX = 'allow-scripts allow-forms allow-popups'
+
+/**
+ * Returning.AI's proxy flow: sign in, fetch the widget page, put the token in.
+ * The document inherits the page's CSP (srcdoc) or gets the same one (the lazy
+ * route), so its scripts need the nonce.
+ */
+async function widgetDocument(v: Vendors, type: string, id: string, nonce: string): Promise<string> {
   const signin = await okResponse(
     'returning signin',
     fetch(`${v.widgetBaseUrl}/widget/${v.communityId}/signin`, {
@@ -72,11 +95,30 @@ async function widgetDocument(v: Vendors): Promise<string> {
     }),
   )
   const { token } = (await signin.json()) as { token: string }
-  const documentUrl = `${v.widgetBaseUrl}/${v.widgetType}/${v.widgetId}`
+  const documentUrl = `${v.widgetBaseUrl}/${type}/${id}`
   const page = await (await okResponse('returning widget page', fetch(`${documentUrl}?color=light`))).text()
   return page
     .replace('token: ""', `token: ${JSON.stringify(token)}`)
     .replace('<head>', `<head><base href="${documentUrl}">`)
+    .replaceAll('<script', `<script nonce="${nonce}"`)
+}
+
+/** Returning.AI's Widget SDK flow (Access Key Embed): an embed token for the user, server-to-server. */
+async function embedToken(v: Vendors): Promise<string> {
+  const answer = await okResponse(
+    'returning embed token',
+    fetch(`${v.sdkApiUrl}/v2/api/widget-access-keys/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        accessId: v.accessId,
+        accessKey: v.accessKey,
+        userIdentifiers: { 'data-email': USER.email, 'data-user-id': USER.id },
+      }),
+    }),
+  )
+  const { data } = (await answer.json()) as { data: { embedToken: string } }
+  return data.embedToken
 }
 
 /** Caramelo's authenticated flow: a fresh connection token for this page. */
@@ -103,7 +145,14 @@ function attribute(value: string): string {
   return value.replaceAll('&', '&amp;').replaceAll('"', '&quot;')
 }
 
-function page(v: Vendors, nonce: string, widget: string, chatToken: string): string {
+/** What the page's vendor calls answered. */
+interface Embeds {
+  widget: string
+  embedToken: string
+  chatToken: string
+}
+
+function page(v: Vendors, nonce: string, { widget, embedToken, chatToken }: Embeds): string {
   const chatbot = JSON.stringify({ secure_connection_token: chatToken, project_id: v.carameloProjectId })
   return `<!doctype html>
 <html lang="${USER.lang}">
@@ -122,29 +171,56 @@ function page(v: Vendors, nonce: string, widget: string, chatToken: string): str
 <main>
   <section class="card">
     <h2>Your rewards</h2>
-    <iframe title="Rewards store" height="260" sandbox="allow-scripts allow-forms allow-popups" referrerpolicy="no-referrer" srcdoc="${attribute(widget)}"></iframe>
+    <iframe title="Rewards store" height="260" sandbox="${SANDBOX}" referrerpolicy="no-referrer" srcdoc="${attribute(widget)}"></iframe>
   </section>
+  <section class="card">
+    <h2>Milestones</h2>
+    <iframe title="Milestones" height="200" sandbox="${SANDBOX}" referrerpolicy="no-referrer" loading="lazy" src="${LAZY_PATH}"></iframe>
+  </section>
+  <section class="card">
+    <h2>Currency</h2>
+    <rai-currency-widget community-id="${attribute(v.communityId)}" embed-token="${attribute(embedToken)}" theme="light" height="200" title="Your currency" v2-api-url="${attribute(v.sdkApiUrl)}"></rai-currency-widget><script nonce="${nonce}" src="${attribute(v.sdkUrl)}"></script>
+  </section>
+  <section class="card">
+  <h2>Need help?</h2>
+  <p>Our assistant sits in the corner of this page.</p>
+</section>
 </main>
 <script nonce="${nonce}">var carameloaiChatbot = ${chatbot};</script><script nonce="${nonce}" src="${v.carameloSdkUrl}"></script>
+<footer class="bar">
+  <p>Eta embeds demo · the widgets and the assistant are served by their vendors.</p>
+</footer>
 </body>
 </html>
 `
 }
 
-/** The hand-written app: `GET /` only. */
+function setPageHeaders(ctx: Koa.Context, nonce: string, extraCsp = ''): void {
+  ctx.set('Cache-Control', 'no-store')
+  ctx.set('Content-Security-Policy', `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'${extraCsp}`)
+  ctx.type = 'html'
+}
+
+/** The hand-written app: `GET /`, and the lazy frame's document. */
 export function handwrittenApp(env: Env): Koa {
   const vendors = vendorsFromEnv(env)
   const app = new Koa()
   app.use(async (ctx) => {
-    if (ctx.method !== 'GET' || ctx.path !== '/') return
-    // Sequential, as in the vendors' samples: widget first, then the chatbot.
-    const widget = await widgetDocument(vendors)
-    const chatToken = await chatbotToken(vendors)
+    if (ctx.method !== 'GET') return
     const nonce = randomBytes(16).toString('base64')
-    ctx.set('Cache-Control', 'no-store')
-    ctx.set('Content-Security-Policy', `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'`)
-    ctx.type = 'html'
-    ctx.body = page(vendors, nonce, widget, chatToken)
+    if (ctx.path === LAZY_PATH) {
+      const document = await widgetDocument(vendors, LAZY_WIDGET.type, LAZY_WIDGET.id, nonce)
+      setPageHeaders(ctx, nonce, `; sandbox ${SANDBOX}`)
+      ctx.body = document
+      return
+    }
+    if (ctx.path !== '/') return
+    // Sequential, as in the vendors' samples: one flow after the other, in the page's order.
+    const widget = await widgetDocument(vendors, vendors.widgetType, vendors.widgetId, nonce)
+    const token = await embedToken(vendors)
+    const chatToken = await chatbotToken(vendors)
+    setPageHeaders(ctx, nonce)
+    ctx.body = page(vendors, nonce, { widget, embedToken: token, chatToken })
   })
   return app
 }

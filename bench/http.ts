@@ -8,8 +8,11 @@
  * - the vendor stubs in one child process (bench/vendors.ts), latency 0 then 50 ms;
  * - per cell, a fresh server process (so its peak RSS is that cell's):
  *   (a) the production demo's `GET /login` — same layout, no directive, no vendor: the floor;
- *   (b) the production demo's `GET /` as alice (logged in once per cell): both directives;
- *   (c) bench/handwritten.ts: the vendors' sample flows, sequential `fetch`, nothing cached.
+ *   (b) the production demo's `GET /` as alice (logged in once per cell): its proxy widget, lazy
+ *       proxy widget, Widget SDK widget and chatbot, every vendor at the stubs' process (the
+ *       server is given every vendor's secret, so it starts no local stub of its own);
+ *   (c) bench/handwritten.ts: the same vendor work as (b)'s page, the vendors' sample flows,
+ *       sequential `fetch`, nothing cached.
  * - autocannon as the load generator: fixed connections, a short warm-up, then
  *   a fixed duration. Every loop here ends by count or by time.
  *
@@ -74,6 +77,11 @@ function transpileHandwritten(): string {
   return file
 }
 
+/**
+ * Every vendor's secret is set: a vendor left out would be served by a local
+ * stub inside the measured server (server/config.ts), its work counted as the
+ * server's and its calls missing from the vendor counts.
+ */
 function serverEnv(vendors: Vendors): Record<string, string> {
   return {
     NODE_ENV: 'production',
@@ -83,6 +91,10 @@ function serverEnv(vendors: Vendors): Record<string, string> {
     WIDGET_COMMUNITY_ID: VENDOR_IDS.communityId,
     WIDGET_ID: VENDOR_IDS.widgetId,
     WIDGET_TYPE: 'store',
+    RAI_V2_API_URL: vendors.returningSdkApiUrl,
+    RAI_SDK_URL: vendors.returningSdkUrl,
+    RAI_ACCESS_ID: VENDOR_IDS.accessId,
+    RAI_ACCESS_KEY: VENDOR_IDS.accessKey,
     CARAMELO_API_URL: vendors.carameloApiUrl,
     CARAMELO_SDK_URL: vendors.carameloSdkUrl,
     CARAMELO_PROJECT_ID: VENDOR_IDS.projectId,
@@ -118,14 +130,22 @@ async function login(server: ServerProcess): Promise<string> {
 }
 
 /** Fails loudly unless the page is what the cell claims to measure (a fallback would make (b) look cheap). */
-async function target(subject: Subject, server: ServerProcess): Promise<Target> {
+async function target(subject: Subject, server: ServerProcess, vendors: Vendors): Promise<Target> {
   const headers: Record<string, string> = subject === 'b' ? { cookie: await login(server) } : {}
   const url = `${server.url}${subject === 'a' ? '/login' : '/'}`
   const answer = await fetch(url, { headers, redirect: 'manual' })
   const body = await answer.text()
   const withEmbeds =
-    body.includes(' srcdoc="') && body.includes('token: &quot;ey') && body.includes('carameloaiChatbot')
-  const ok = subject === 'a' ? body.includes('action="/login"') && !body.includes('<iframe') : withEmbeds
+    body.includes(' srcdoc="') &&
+    body.includes('token: &quot;ey') &&
+    body.includes(' loading="lazy" src="') &&
+    /<rai-currency-widget [^>]*embed-token="ey/.test(body) &&
+    body.split(`src="${vendors.returningSdkUrl}"`).length === 2 && // the SDK script, once
+    body.includes('carameloaiChatbot')
+  const ok =
+    subject === 'a'
+      ? body.includes('action="/login"') && !body.includes('<iframe') && !body.includes('<rai-')
+      : withEmbeds
   if (answer.status !== 200 || !ok) throw new Error(`(${subject}) ${url} is not the expected page:\n${body}`)
   return { url, headers, bytes: Buffer.byteLength(body) }
 }
@@ -163,7 +183,7 @@ async function runCell(subject: Subject, latencyMs: number, vendors: Vendors, ha
   running.add(server)
   try {
     const startRssKiB = procStats(server.pid).rssKiB
-    const page = await target(subject, server)
+    const page = await target(subject, server, vendors)
     await load(page.url, page.headers, CONNECTIONS, WARMUP_S)
     // Renders still in flight when a load stops may yet call a vendor: let them land.
     const settle = 3 * latencyMs + 100
@@ -228,6 +248,7 @@ function cpuShares(wallMs: number, ms: { server: number; stubs: number; bench: n
 function perView(before: VendorCounts, after: VendorCounts, views: number): Cell['vendorCalls'] {
   return {
     returning: (after.returning - before.returning) / views,
+    returningSdk: (after.returningSdk - before.returningSdk) / views,
     caramelo: (after.caramelo - before.caramelo) / views,
   }
 }

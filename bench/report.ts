@@ -5,7 +5,7 @@
  */
 import os from 'node:os'
 
-/** (a) the floor, (b) the demo with both directives, (c) the hand-written flows. */
+/** (a) the floor, (b) the demo's home page with its directives, (c) the same vendor flows written by hand. */
 export type Subject = 'a' | 'b' | 'c'
 
 /** One page at one vendor latency. */
@@ -21,8 +21,11 @@ export interface Cell {
   /** Connection errors and timeouts. */
   errors: number
   responses: number
-  /** Requests each vendor stub received per page view. */
-  vendorCalls: { returning: number; caramelo: number }
+  /**
+   * Vendor calls per page view: requests to the Returning.AI proxy stub,
+   * embed tokens minted by the Widget SDK stub, requests to the Caramelo stub.
+   */
+  vendorCalls: { returning: number; returningSdk: number; caramelo: number }
   /** VmRSS of the server process once it listens. */
   startRssMiB: number
   /** VmHWM of the server process over its whole life (start, warm-up, load). */
@@ -50,7 +53,7 @@ export interface RunInfo {
 
 const LABELS: Record<Subject, string> = {
   a: '(a) demo `GET /login`: same layout, no directive',
-  b: '(b) demo `GET /` as alice: `<<widget>>` + `<<caramelo>>`',
+  b: '(b) demo `GET /` as alice: `<<widget>>` (proxy, lazy proxy, sdk) + `<<caramelo>>`',
   c: '(c) hand-written flows (bench/handwritten.ts)',
 }
 
@@ -59,7 +62,8 @@ const percent = (n: number): string => `${Math.round(n * 100)}%`
 const loads = (l: number[]): string => l.map((n) => n.toFixed(2)).join(' / ')
 
 function row(cell: Cell): string {
-  const calls = cell.vendorCalls.returning + cell.vendorCalls.caramelo
+  const { returning, returningSdk, caramelo } = cell.vendorCalls
+  const calls = returning + returningSdk + caramelo
   return [
     LABELS[cell.subject],
     `${cell.latencyMs} ms`,
@@ -67,7 +71,7 @@ function row(cell: Cell): string {
     `${fixed(cell.p50)} ms`,
     `${fixed(cell.p99)} ms`,
     `${cell.non2xx}${cell.errors ? ` (+${cell.errors} errors)` : ''}`,
-    `${fixed(calls, 2)} (${fixed(cell.vendorCalls.returning, 2)} + ${fixed(cell.vendorCalls.caramelo, 2)})`,
+    `${fixed(calls, 2)} (${[returning, returningSdk, caramelo].map((n) => fixed(n, 2)).join(' + ')})`,
     `${fixed(cell.startRssMiB, 0)} → ${fixed(cell.peakRssMiB, 0)} MiB`,
     `${fixed((cell.cpu.server * 1000) / cell.rps, 2)} ms`,
     [cell.cpu.server, cell.cpu.stubs, cell.cpu.bench, cell.cpu.other].map(percent).join(' / '),
@@ -120,7 +124,7 @@ export function printReport(cells: Cell[], run: RunInfo): void {
     `Load average (1/5/15 min) at start ${loads(run.loadAtStart)}, at end ${loads(run.loadAtEnd)}.`,
     `${run.connections} connections, ${run.warmupS} s warm-up then ${run.durationS} s per cell; run took ${fixed(run.seconds, 0)} s.`,
     '',
-    '| page | vendor latency | req/s | p50 | p99 | non-2xx | vendor calls / view (Returning + Caramelo) | server RSS: idle → peak | server CPU / view | CPU: server / stubs / bench / other |',
+    '| page | vendor latency | req/s | p50 | p99 | non-2xx | vendor calls / view (Returning proxy + Returning SDK + Caramelo) | server RSS: idle → peak | server CPU / view | CPU: server / stubs / bench / other |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...cells.map((cell) => `| ${row(cell)} |`),
     '',

@@ -1,6 +1,6 @@
 /**
- * Both vendor stubs in a child process of their own, driven over IPC, for
- * `npm run bench`. In the bench process they would share one event loop with
+ * The vendor stubs (Returning.AI's proxy and Widget SDK flows, Caramelo) in a
+ * child process of their own, driven over IPC, for `npm run bench`. In the bench process they would share one event loop with
  * the load generator: every signin JWT the stub signs would delay the moment
  * autocannon sees a response, and show up as server latency. Apart, they get
  * their own core time, and /proc tells how much of it they used.
@@ -9,7 +9,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { startCarameloStub, startReturningStub } from '../stubs/index.ts'
+import { startCarameloStub, startReturningSdkStub, startReturningStub } from '../stubs/index.ts'
 
 /** The stubs' fixed identities; secrets only this benchmark uses. */
 export const VENDOR_IDS = {
@@ -18,11 +18,15 @@ export const VENDOR_IDS = {
   widgetId: 'bench-store',
   secretToken: 'bench-secret-token-9a2e47',
   projectId: 'bench-project',
+  accessId: 'bench-access-id',
+  accessKey: 'bench-access-key-c41b7e',
 } as const
 
 interface Ready {
   kind: 'ready'
   returningUrl: string
+  returningSdkApiUrl: string
+  returningSdkUrl: string
   carameloApiUrl: string
   carameloSdkUrl: string
 }
@@ -30,13 +34,19 @@ type Request = { id: number; op: 'latency'; ms: number } | { id: number; op: 'co
 interface Reply {
   kind: 'reply'
   id: number
-  returning: number
-  caramelo: number
+  counts: VendorCounts
 }
 
-/** Requests each stub has received so far. */
+/** What each stub has done so far. */
 export interface VendorCounts {
+  /** Requests to the proxy flow's stub: sign-ins and widget pages. */
   returning: number
+  /**
+   * Embed tokens the Widget SDK stub minted: its token requests that succeeded
+   * (no browser runs here, so nothing else reaches it).
+   */
+  returningSdk: number
+  /** Requests to Caramelo's stub: intranet-auth. */
   caramelo: number
 }
 
@@ -44,20 +54,22 @@ export interface VendorCounts {
 export interface Vendors {
   /** The child's pid, for /proc. */
   pid: number
-  /** What `WIDGET_BASE_URL`, `CARAMELO_API_URL` and `CARAMELO_SDK_URL` are set to. */
+  /** What `WIDGET_BASE_URL`, `RAI_V2_API_URL`, `RAI_SDK_URL`, `CARAMELO_API_URL` and `CARAMELO_SDK_URL` are set to. */
   returningUrl: string
+  returningSdkApiUrl: string
+  returningSdkUrl: string
   carameloApiUrl: string
   carameloSdkUrl: string
-  /** Sets both stubs' delay before each sign-in, widget page and intranet-auth answer. */
+  /** Sets every stub's delay before each sign-in, widget page, embed token and intranet-auth answer. */
   setLatency(ms: number): Promise<void>
-  /** Requests each stub has received since it started. */
+  /** What each stub has done since it started. */
   counts(): Promise<VendorCounts>
   close(): Promise<void>
 }
 
 const IPC_TIMEOUT_MS = 10_000
 
-/** Starts the stubs' process and resolves once both stubs listen. */
+/** Starts the stubs' process and resolves once every stub listens. */
 export async function startVendors(): Promise<Vendors> {
   const child = fork(fileURLToPath(import.meta.url), [], {
     execArgv: ['--import', 'tsx'],
@@ -73,15 +85,14 @@ export async function startVendors(): Promise<Vendors> {
   return {
     pid: child.pid ?? 0,
     returningUrl: ready.returningUrl,
+    returningSdkApiUrl: ready.returningSdkApiUrl,
+    returningSdkUrl: ready.returningSdkUrl,
     carameloApiUrl: ready.carameloApiUrl,
     carameloSdkUrl: ready.carameloSdkUrl,
     setLatency: async (ms) => {
       await ask({ id: ++nextId, op: 'latency', ms })
     },
-    counts: async () => {
-      const { returning, caramelo } = await ask({ id: ++nextId, op: 'counts' })
-      return { returning, caramelo }
-    },
+    counts: async () => (await ask({ id: ++nextId, op: 'counts' })).counts,
     close: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -112,26 +123,31 @@ function nextMessage<T extends Ready | Reply>(child: ChildProcess, match: (m: Re
 
 async function runChild(): Promise<void> {
   const returning = await startReturningStub({ apiKey: VENDOR_IDS.apiKey, communityId: VENDOR_IDS.communityId })
+  const sdk = await startReturningSdkStub({
+    accessId: VENDOR_IDS.accessId,
+    accessKey: VENDOR_IDS.accessKey,
+    communityId: VENDOR_IDS.communityId,
+  })
   const caramelo = await startCarameloStub({ secretToken: VENDOR_IDS.secretToken, projectId: VENDOR_IDS.projectId })
+  const stubs = [returning, sdk, caramelo]
   process.on('message', (request: Request) => {
-    if (request.op === 'latency') {
-      returning.setLatency(request.ms)
-      caramelo.setLatency(request.ms)
-    }
-    const reply: Reply = {
-      kind: 'reply',
-      id: request.id,
+    if (request.op === 'latency') for (const stub of stubs) stub.setLatency(request.ms)
+    const counts: VendorCounts = {
       returning: returning.received.length,
+      returningSdk: sdk.minted.length,
       caramelo: caramelo.received.length,
     }
-    process.send?.(reply)
+    process.send?.({ kind: 'reply', id: request.id, counts } satisfies Reply)
   })
   // The parent going away (a crash, a Ctrl-C) must not leave the stubs running.
-  process.once('disconnect', () => void Promise.all([returning.close(), caramelo.close()]).then(() => process.exit(0)))
-  process.once('SIGTERM', () => void Promise.all([returning.close(), caramelo.close()]).then(() => process.exit(0)))
+  const closeAll = (): void => void Promise.all(stubs.map((stub) => stub.close())).then(() => process.exit(0))
+  process.once('disconnect', closeAll)
+  process.once('SIGTERM', closeAll)
   const ready: Ready = {
     kind: 'ready',
     returningUrl: returning.url,
+    returningSdkApiUrl: sdk.apiUrl,
+    returningSdkUrl: sdk.sdkUrl,
     carameloApiUrl: caramelo.apiUrl,
     carameloSdkUrl: caramelo.sdkUrl,
   }
