@@ -3,13 +3,21 @@
  * the circuit breaker and the counters, against MockAgent vendors.
  */
 import { MockAgent } from 'undici'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { caramelo } from '../vendors/caramelo/index.ts'
 import { returningProxy, type ReturningProxyOptions } from '../vendors/returning/proxy.ts'
 import type { EmbedsOptions } from './options.ts'
 import { renderPage, type TemplateMap } from './render/render.ts'
 import type { Runtime } from './runtime.ts'
-import { compileTemplates, recordingLogger, TEST_NONCE, TEST_USER, TEST_VENDORS, testRuntime } from './test-helpers.ts'
+import {
+  compileTemplates,
+  recordingLogger,
+  TEST_NONCE,
+  TEST_USER,
+  TEST_VENDORS,
+  testRuntime,
+  mockAgentPerTest,
+} from './test-helpers.ts'
 
 const { baseUrl: WIDGETS, communityId: COMMUNITY } = TEST_VENDORS.returning
 const { apiUrl: CARAMELO, projectId: PROJECT } = TEST_VENDORS.caramelo
@@ -26,22 +34,13 @@ function jwt(exp: number, tag: string): string {
 }
 
 let agent: MockAgent
+mockAgentPerTest((a) => (agent = a))
 let logger: ReturnType<typeof recordingLogger>
 let clock: number
 
 beforeEach(() => {
-  agent = new MockAgent()
-  agent.disableNetConnect()
   logger = recordingLogger()
   clock = 1_800_000_000_000
-})
-
-afterEach(async () => {
-  try {
-    agent.assertNoPendingInterceptors()
-  } finally {
-    await agent.close()
-  }
 })
 
 /** The proxy flow (with its `pageCache` and `reuseTokens`) and Caramelo, on the MockAgent and the test clock. */

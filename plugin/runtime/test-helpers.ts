@@ -8,6 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { MockAgent } from 'undici'
+import { afterEach, beforeEach } from 'vitest'
 import { compileTemplate } from '../compiler/codegen.ts'
 import type { TemplateMap, TemplateModule } from '../template-module.ts'
 import { caramelo } from '../vendors/caramelo/index.ts'
@@ -111,3 +113,24 @@ export const TEST_USER = { id: 'user-42', email: 'alice@example.com', name: 'Ali
 
 /** A CSP nonce as the Koa side makes them (base64). */
 export const TEST_NONCE = 'bm9uY2UtZm9yLXRlc3Rz+/='
+
+/**
+ * A fresh `MockAgent` for every test of the file, refusing real connections;
+ * after each test it fails if an expected vendor call was never made, then
+ * closes. Hands each new agent to `use`.
+ */
+export function mockAgentPerTest(use: (agent: MockAgent) => void): void {
+  let agent: MockAgent | undefined
+  beforeEach(() => {
+    agent = new MockAgent()
+    agent.disableNetConnect()
+    use(agent)
+  })
+  afterEach(async () => {
+    try {
+      agent?.assertNoPendingInterceptors()
+    } finally {
+      await agent?.close()
+    }
+  })
+}

@@ -1,6 +1,6 @@
 import { MockAgent } from 'undici'
 import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { VendorErrorCode } from '../../errors.ts'
 import type { EmbedsOptions } from '../../runtime/options.ts'
 import { renderPage, type TemplateMap } from '../../runtime/render/render.ts'
@@ -11,6 +11,7 @@ import {
   TEST_USER,
   TEST_VENDORS,
   testRuntime,
+  mockAgentPerTest,
 } from '../../runtime/test-helpers.ts'
 import type { EmbedsUser } from '../define.ts'
 import { caramelo } from './index.ts'
@@ -23,25 +24,16 @@ const ANSWER = { real_time_access_token: TOKEN, customer_id: 'c-1', chat: {}, ch
 const FALLBACK = '<p>chat unavailable</p>'
 
 let agent: MockAgent
+mockAgentPerTest((a) => (agent = a))
 let logger: ReturnType<typeof recordingLogger>
 let templates: TemplateMap
 
 beforeEach(async () => {
-  agent = new MockAgent()
-  agent.disableNetConnect()
   logger = recordingLogger()
   templates = await compileTemplates({
     home: '<body><<caramelo fallback="partials/chat-fallback">></body>',
     'partials/chat-fallback': FALLBACK,
   })
-})
-
-afterEach(async () => {
-  try {
-    agent.assertNoPendingInterceptors()
-  } finally {
-    await agent.close()
-  }
 })
 
 interface Page {

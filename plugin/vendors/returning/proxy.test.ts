@@ -1,6 +1,6 @@
 import { MockAgent } from 'undici'
 import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { VendorError, type VendorErrorCode } from '../../errors.ts'
 import type { EmbedsOptions } from '../../runtime/options.ts'
 import { renderPage, type TemplateMap } from '../../runtime/render/render.ts'
@@ -12,6 +12,7 @@ import {
   TEST_USER,
   TEST_VENDORS,
   testRuntime,
+  mockAgentPerTest,
 } from '../../runtime/test-helpers.ts'
 import type { EmbedsUser } from '../define.ts'
 import { injectToken, withBaseAndNonce } from './page.ts'
@@ -28,25 +29,16 @@ const WIDGET_PAGE =
 const FALLBACK = '<p>rewards unavailable</p>'
 
 let agent: MockAgent
+mockAgentPerTest((a) => (agent = a))
 let logger: ReturnType<typeof recordingLogger>
 let templates: TemplateMap
 
 beforeEach(async () => {
-  agent = new MockAgent()
-  agent.disableNetConnect()
   logger = recordingLogger()
   templates = await compileTemplates({
     home: '<main><<widget fallback="partials/widget-fallback">></main>',
     'partials/widget-fallback': FALLBACK,
   })
-})
-
-afterEach(async () => {
-  try {
-    agent.assertNoPendingInterceptors()
-  } finally {
-    await agent.close()
-  }
 })
 
 function render(user: EmbedsUser | undefined, options: Partial<EmbedsOptions> = {}): Promise<string> {

@@ -6,7 +6,7 @@
  */
 import { MockAgent } from 'undici'
 import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { RenderError, type VendorErrorCode } from '../../errors.ts'
 import type { EmbedsOptions } from '../../runtime/options.ts'
 import { renderPage, type TemplateMap } from '../../runtime/render/render.ts'
@@ -18,6 +18,7 @@ import {
   TEST_USER,
   TEST_VENDORS,
   testRuntime,
+  mockAgentPerTest,
 } from '../../runtime/test-helpers.ts'
 import type { ConfiguredVendor, EmbedsUser } from '../define.ts'
 import { returningProxy } from './proxy.ts'
@@ -43,22 +44,13 @@ function jwt(tag: string, exp = 2_000_000_000): string {
 const TOKEN = jwt('alice')
 
 let agent: MockAgent
+mockAgentPerTest((a) => (agent = a))
 let logger: ReturnType<typeof recordingLogger>
 let clock: number
 
 beforeEach(() => {
-  agent = new MockAgent()
-  agent.disableNetConnect()
   logger = recordingLogger()
   clock = 1_800_000_000_000
-})
-
-afterEach(async () => {
-  try {
-    agent.assertNoPendingInterceptors()
-  } finally {
-    await agent.close()
-  }
 })
 
 /** A runtime with the SDK flow (its options laid over the test ones) and nothing else, unless `vendors` says. */
