@@ -59,3 +59,27 @@ describe('vendorRequest on bodies it gives up on', () => {
     await new Promise((resolve) => setImmediate(resolve))
   })
 })
+
+// The pool's own timers (headers, body, connect) sit at the directive's
+// deadline too; on a busy machine either may fire first. Both mean the vendor
+// did not answer in time, and the log line must say so (CI saw a hanging
+// vendor logged as unreachable once its headers timer won the race).
+describe("vendorRequest when the pool's own timer gives up first", () => {
+  it('reports a vendor that sends no headers in time as a timeout', async () => {
+    const url = await vendor(() => undefined)
+    await agent?.destroy()
+    agent = new Agent({ headersTimeout: 100 })
+    await expect(get(url)).rejects.toMatchObject({ code: 'ERR_VENDOR_TIMEOUT' })
+  })
+
+  it('reports a body that stalls past the pool’s body timeout as a timeout', async () => {
+    const url = await vendor((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' })
+      res.write('partial')
+    })
+    await agent?.destroy()
+    agent = new Agent({ bodyTimeout: 100 })
+    await expect(get(url)).rejects.toMatchObject({ code: 'ERR_VENDOR_TIMEOUT' })
+    await new Promise((resolve) => setImmediate(resolve))
+  })
+})

@@ -88,6 +88,9 @@ function tooLarge(req: VendorRequest, status: number): VendorError {
   })
 }
 
+/** undici's error codes for its own timers running out. */
+const POOL_TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
 function classify(req: VendorRequest, error: unknown): VendorError {
   if (error instanceof VendorError) return error
   const reason: unknown = req.signal.aborted ? req.signal.reason : undefined
@@ -97,6 +100,14 @@ function classify(req: VendorRequest, error: unknown): VendorError {
     })
   }
   const code = (error as { code?: unknown } | null)?.code
+  // The pool's own connect, headers and body timers are set at the deadline
+  // too, and undici's coarse timers may fire before the signal's: either way
+  // the vendor did not answer in time.
+  if (typeof code === 'string' && POOL_TIMEOUTS.has(code)) {
+    return new VendorError(req.vendor, 'ERR_VENDOR_TIMEOUT', `${req.vendor} did not answer before the deadline`, {
+      cause: error,
+    })
+  }
   const detail = typeof code === 'string' ? ` (${code})` : ''
   return new VendorError(req.vendor, 'ERR_VENDOR_NETWORK', `${req.vendor} could not be reached${detail}`, {
     cause: error,
