@@ -27,7 +27,7 @@ export interface EmbedsMetricsSnapshot {
 /**
  * @example
  * const metrics = new EmbedsMetrics()
- * const breaker = new CircuitBreaker({ onChange: (_from, to) => metrics.breakerState('returning', to) })
+ * const breaker = new CircuitBreaker({ onChange: (_from, to) => metrics.breakerState('returning-proxy', to) })
  * // For the operator only, never anonymous: `etaEmbeds({ metricsPath, metricsToken })` does this for you.
  * router.get('/metrics', requireOperator, (ctx) => {
  *   ctx.type = 'text/plain; version=0.0.4'

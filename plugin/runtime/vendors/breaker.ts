@@ -30,7 +30,7 @@ export interface CircuitBreakerOptions {
   now?: () => number
   /**
    * Called after every state change, for logging and metrics. It must not throw.
-   * @example onChange: (from, to) => metrics.breakerState('returning', to)
+   * @example onChange: (from, to) => metrics.breakerState('returning-proxy', to)
    */
   onChange?: (from: BreakerState, to: BreakerState) => void
 }
