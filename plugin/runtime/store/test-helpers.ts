@@ -151,18 +151,27 @@ export class RedisServer {
 
 /**
  * A server for the file's tests: started before them, disposed of after them.
- * Call it at the top of a `describe` or of the file; read the server inside tests.
+ * Call it at the top of a `describe` or of the file; read the server inside
+ * tests. A server that could not start (redis-server missing) fails every
+ * test that reads it, with the reason: a failing `beforeAll` would only
+ * report them as skipped.
  */
 export function useRedisServer(): () => RedisServer {
   let server: RedisServer | undefined
+  let failure: Error | undefined
   beforeAll(async () => {
-    server = await RedisServer.start()
+    try {
+      server = await RedisServer.start()
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error))
+    }
   }, READY_TIMEOUT_MS + 5_000)
   afterAll(async () => {
     await server?.dispose()
   })
   return () => {
-    if (!server) throw new Error('the Redis server did not start (see the beforeAll error)')
+    if (failure !== undefined) throw failure
+    if (!server) throw new Error('the Redis server is read before its beforeAll ran')
     return server
   }
 }
