@@ -151,14 +151,14 @@ describe('RedisStore', () => {
       await own.stop()
       const { outcomes, elapsedMs } = await everyOperation(store)
       expectAllUnavailable(outcomes)
-      // Loose on purpose (a busy machine): the point is that nothing waits for Redis.
-      expect(elapsedMs).toBeLessThan(2000)
+      // Loose on purpose (a busy machine; the deadline is 100 ms): the point is that nothing waits for Redis.
+      expect(elapsedMs).toBeLessThan(5000)
 
       // Nothing queues while Redis is away: a burst settles as promptly.
       const started = performance.now()
       const burst = await Promise.allSettled(Array.from({ length: 1000 }, (_, i) => store.get(`key-${i}`)))
       expectAllUnavailable(burst)
-      expect(performance.now() - started).toBeLessThan(2000)
+      expect(performance.now() - started).toBeLessThan(5000)
       expect(watch.events).toEqual([])
     })
 
@@ -174,7 +174,7 @@ describe('RedisStore', () => {
       expect((outcomes[0] as PromiseRejectedResult).reason).toMatchObject({
         message: expect.stringMatching(/timed out/),
       })
-      expect(elapsedMs).toBeLessThan(2000)
+      expect(elapsedMs).toBeLessThan(5000)
 
       own.resume()
       await expect.poll(() => works(store), { timeout: 10_000, interval: 50 }).toBe(true)
@@ -189,7 +189,7 @@ describe('RedisStore', () => {
 
       const started = performance.now()
       await expect(store.connect()).resolves.toBe(false)
-      expect(performance.now() - started).toBeLessThan(2000)
+      expect(performance.now() - started).toBeLessThan(5000)
       expectAllUnavailable((await everyOperation(store)).outcomes)
 
       await own.restart()
