@@ -4,7 +4,16 @@
  */
 export { embeds, type EmbedsMiddleware, type EmbedsMiddlewareOptions } from './koa/middleware.ts'
 export type { MetricsRouteOptions } from './koa/metrics-route.ts'
-export type { BreakerOptions, EmbedsLogger, EmbedsOptions, LazyRateLimitOptions } from './options.ts'
+export type {
+  BreakerOptions,
+  EmbedsLogger,
+  EmbedsOptions,
+  LazyRateLimitOptions,
+  SharedStateOptions,
+} from './options.ts'
+export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts'
+export { RedisStore, type RedisStoreOptions } from './store/redis.ts'
+export { StoreUnavailableError, type SharedStore } from './store/store.ts'
 export type { EmbedsMetrics, EmbedsMetricsSnapshot } from './metrics.ts'
 export { builtTemplates, viteTemplates, viteTemplatesVersion } from './koa/templates.ts'
 export { errorOverlayPage } from './koa/dev-errors.ts'

@@ -161,6 +161,7 @@ describe('resolveOptions: creates nothing', () => {
       'logger',
       'maxResponseBytes',
       'now',
+      'shared',
       'timeoutMs',
       'vendors',
     ])

@@ -8,6 +8,8 @@
 import type { Dispatcher } from 'undici'
 import type { AnyVendorDefinition, ConfiguredVendor } from '../vendors/define.ts'
 import { integer, optionsObject, urlPath } from './check.ts'
+import { Sealer } from './store/seal.ts'
+import type { SharedStore } from './store/store.ts'
 import { resolveBreakerOptions, type CircuitBreakerOptions } from './vendors/breaker.ts'
 
 /** The logger calls the runtime makes; a pino logger fits, and so does any object with these methods. */
@@ -25,6 +27,22 @@ export interface LazyRateLimitOptions {
   requests?: number
   /** The window, in milliseconds (whole seconds). @default 60000 */
   perMs?: number
+}
+
+/** State shared by every instance of an app (caches, breakers, budgets), so a fleet acts as one. */
+export interface SharedStateOptions {
+  /**
+   * Where it lives: a `RedisStore` for a fleet. Every call has a deadline;
+   * while the store fails, each instance works from its own memory.
+   */
+  store: SharedStore
+  /**
+   * Secrets of 32 characters or more, the same on every instance: they
+   * encrypt what is stored and name its keys (an HMAC), so the store never
+   * holds a token or an email in clear. The first seals, all open: rotate by
+   * putting a new one first.
+   */
+  secretKeys: readonly string[]
 }
 
 export interface EmbedsOptions {
@@ -68,6 +86,11 @@ export interface EmbedsOptions {
   breaker?: BreakerOptions | false
   /** Clock (milliseconds) for the breakers and the token caches. @default Date.now */
   now?: () => number
+  /**
+   * Share state between instances through a store (see `SharedStateOptions`).
+   * @default unset: every instance keeps its state in its own memory
+   */
+  shared?: SharedStateOptions
 }
 
 /** One configured vendor, its options checked. */
@@ -89,6 +112,7 @@ export interface ResolvedEmbedsOptions {
   lazyRateLimit: Required<LazyRateLimitOptions> | false
   breaker: Required<BreakerOptions> | false
   now: () => number
+  shared: { store: SharedStore; secretKeys: readonly string[] } | undefined
 }
 
 /** Checks and fills defaults. Pure: creates nothing. Throws a `TypeError` naming the option by its full path. */
@@ -105,7 +129,22 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     lazyRateLimit: lazyRateLimit(options.lazyRateLimit),
     breaker: breaker && pick(resolveBreakerOptions(breaker, 'options.breaker'), 'failureThreshold', 'cooldownMs'),
     now: options.now ?? Date.now,
+    shared: sharedState(options.shared),
   }
+}
+
+const STORE_METHODS = ['get', 'set', 'setIfAbsent', 'delete', 'increment', 'close'] as const
+
+function sharedState(value: SharedStateOptions | undefined): ResolvedEmbedsOptions['shared'] {
+  const o = optionsObject('options.shared', value)
+  if (!o) return undefined
+  const store = o.store as Partial<SharedStore> | undefined
+  if (typeof store !== 'object' || store === null || STORE_METHODS.some((m) => typeof store[m] !== 'function')) {
+    throw new TypeError('options.shared.store must be a SharedStore, such as new RedisStore({ url })')
+  }
+  // Checks the keys as the runtime will use them: lengths, and at least one.
+  new Sealer(o.secretKeys, 'options.shared.secretKeys')
+  return { store: o.store, secretKeys: [...o.secretKeys] }
 }
 
 function resolveVendors(vendors: readonly ConfiguredVendor[] | undefined): ResolvedVendor[] {
