@@ -469,3 +469,17 @@ describe.each(STORES)('the widget page across instances ($name)', ({ make }) => 
     },
   )
 })
+
+describe.each(STORES)('a hostile breaker value ($name)', ({ make }) => {
+  it('is ignored and logged without its content: the local breaker decides, and the vendor is called', async () => {
+    const templates = await compileTemplates({ home: '[<<caramelo fallback="down">>]', down: 'down' })
+    const store = await make()
+    await store.set(new Sealer(SECRET_KEYS).storeKey('breaker', 'caramelo'), Buffer.from('PLANTED forever'), 60_000)
+    const a = instance(store)
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_called_00000' })
+
+    await expect(render(a, templates)).resolves.toContain('rtat_called_00000')
+    expect(storeLines(a.log, /^ignored a value from the shared store$/)).toHaveLength(1)
+    expect(JSON.stringify(a.log.lines)).not.toContain('PLANTED')
+  })
+})
