@@ -7,9 +7,15 @@ import Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import type { Logger } from 'pino'
 import type { Accounts } from './accounts.ts'
+import { newSessionId, SessionRevocations } from './revocation.ts'
 import type { LoginThrottle, Refusal } from './throttle.ts'
 
-export function routes(accounts: Accounts, throttle: LoginThrottle, logger: Logger): Router {
+export function routes(
+  accounts: Accounts,
+  throttle: LoginThrottle,
+  revocations: SessionRevocations,
+  logger: Logger,
+): Router {
   const router = new Router()
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store')
@@ -31,14 +37,21 @@ export function routes(accounts: Accounts, throttle: LoginThrottle, logger: Logg
     const keys = [`ip:${ctx.ip}`, `email:${email.trim().toLowerCase()}`]
     const refusal = await throttle.check(keys)
     if (refusal) return refuse(ctx, refusal, email)
+    // Counted before the password is checked: attempts in flight together, on
+    // any instance, cannot all slip past check() (see LoginThrottle.reserve).
+    const reserved = await throttle.reserve(keys)
+    if (reserved.refusal) return refuse(ctx, reserved.refusal, email)
     const account = accounts.verify(email, password)
     if (!account) {
-      const spentForMs = await throttle.fail(keys)
-      if (spentForMs > 0) {
+      if (reserved.spentForMs > 0) {
         // Once per budget window, and nothing about who failed: the line is for the operator.
         const { failureBudget, budgetWindowMs } = throttle.options
         logger.warn(
-          { failures: failureBudget, windowS: budgetWindowMs / 1000, retryAfterS: Math.ceil(spentForMs / 1000) },
+          {
+            failures: failureBudget,
+            windowS: budgetWindowMs / 1000,
+            retryAfterS: Math.ceil(reserved.spentForMs / 1000),
+          },
           'login failure budget spent: every login is refused until its window ends',
         )
       }
@@ -46,14 +59,18 @@ export function routes(accounts: Accounts, throttle: LoginThrottle, logger: Logg
       await ctx.render('login', { error: 'Wrong email or password.', email })
       return
     }
-    await throttle.succeed(keys)
-    // A new session holding the identity only: nothing from before the login
-    // carries over, and no token or secret is ever put in it.
+    await throttle.succeedReserved(keys)
+    // A new session holding the identity and a random id (what logout
+    // revokes) only: nothing from before the login carries over, and no token
+    // or secret is ever put in it.
     ctx.session = null
-    ctx.session = { uid: account.id } as never
+    ctx.session = { uid: account.id, sid: newSessionId() } as never
     ctx.redirect('/')
   })
-  router.post('/logout', sameOrigin, (ctx) => {
+  router.post('/logout', sameOrigin, async (ctx) => {
+    // Ends the session everywhere: a copy of this cookie is refused by every instance from now on.
+    const sid = (ctx.session as Record<string, unknown> | null)?.['sid']
+    if (SessionRevocations.isSessionId(sid)) await revocations.revoke(sid)
     ctx.session = null
     ctx.redirect('/login')
   })

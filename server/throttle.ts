@@ -14,9 +14,22 @@
  *   `2 × failureBudget × (windowMs / budgetWindowMs + 1)` keys exist at once.
  *
  * The counters are rate-limiter-flexible's in-memory limiters, per instance.
- * `RateLimiterRedis` takes the same options and shares them between instances.
+ * With a shared store (`REDIS_URL`, issue 11) they are `RateLimiterRedis` on
+ * the store's connection, so every instance counts the same failures and
+ * spends the same budget, each with its in-memory twin as the
+ * `insuranceLimiter`: when Redis fails (or misses its deadline) the library
+ * answers from the twin, and this instance throttles on its own, as it did
+ * before Redis. Keys in Redis are HMACs (`Sealer.storeKey`), never the
+ * address or email they count.
  */
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  type IRateLimiterOptions,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible'
+import { Sealer } from '../plugin/runtime/store/seal.ts'
+import type { DemoShared } from './shared.ts'
 
 export interface LoginThrottleOptions {
   /** Failures allowed per address and per email within `windowMs`; past them, attempts are refused. @default 5 */
@@ -72,52 +85,165 @@ export class LoginThrottle {
   private readonly failures: RateLimiterAbstract
   private readonly budget: RateLimiterAbstract
 
-  constructor(options: LoginThrottleOptions = {}) {
+  private readonly keyName: (key: string) => string
+  private readonly shared: Shared | undefined
+
+  /**
+   * @param shared Count in the shared store (Redis) so that every instance
+   *   counts together; unset, this instance counts on its own.
+   */
+  constructor(options: LoginThrottleOptions = {}, shared?: DemoShared) {
     this.options = resolveThrottleOptions(options)
-    this.failures = new RateLimiterMemory({
-      keyPrefix: 'login-failures',
-      points: this.options.maxFailures,
-      duration: this.options.windowMs / 1000,
-    })
-    this.budget = new RateLimiterMemory({
-      keyPrefix: 'login-budget',
-      points: this.options.failureBudget,
-      duration: this.options.budgetWindowMs / 1000,
-    })
+    const failures = { points: this.options.maxFailures, duration: this.options.windowMs / 1000 }
+    const budget = { points: this.options.failureBudget, duration: this.options.budgetWindowMs / 1000 }
+    if (!shared) {
+      this.keyName = (key) => key
+      this.shared = undefined
+      this.failures = new RateLimiterMemory({ keyPrefix: 'login-failures', ...failures })
+      this.budget = new RateLimiterMemory({ keyPrefix: 'login-budget', ...budget })
+      return
+    }
+    const sealer = new Sealer(shared.secretKeys, 'shared.secretKeys')
+    this.keyName = (key) => sealer.storeKey('login', key)
+    this.shared = { health: shared.health, fallbacks: 0 }
+    const onFallback = () => void this.shared!.fallbacks++
+    const redis = (keyPrefix: string, limits: IRateLimiterOptions) =>
+      new RateLimiterRedis({
+        storeClient: shared.store.client,
+        // RateLimiterRedis writes through the raw client: the store's prefix is added here.
+        keyPrefix: `${shared.store.keyPrefix}${keyPrefix}`,
+        ...limits,
+        insuranceLimiter: new Insurance({ keyPrefix, ...limits }, onFallback),
+      })
+    this.failures = redis('login-failures', failures)
+    this.budget = redis('login-budget', budget)
   }
 
   /**
    * Whether an attempt for `keys` must be refused, and for how long. Reads
    * only: a refused attempt creates no key.
    */
-  async check(keys: readonly string[]): Promise<Refusal | undefined> {
-    const budget = await spentFor(this.budget, EVERYONE, this.options.failureBudget)
-    if (budget > 0) return { reason: 'budget', retryAfterMs: budget }
-    let wait = 0
-    for (const key of keys) wait = Math.max(wait, await spentFor(this.failures, key, this.options.maxFailures))
-    return wait > 0 ? { reason: 'locked', retryAfterMs: wait } : undefined
+  check(keys: readonly string[]): Promise<Refusal | undefined> {
+    return this.reporting(async () => {
+      const budget = await spentFor(this.budget, this.keyName(EVERYONE), this.options.failureBudget)
+      if (budget > 0) return { reason: 'budget', retryAfterMs: budget }
+      let wait = 0
+      for (const key of keys) {
+        wait = Math.max(wait, await spentFor(this.failures, this.keyName(key), this.options.maxFailures))
+      }
+      return wait > 0 ? { reason: 'locked', retryAfterMs: wait } : undefined
+    })
   }
 
   /**
    * Counts one failed attempt against each of `keys` and against the budget.
    * Answers how long logins are now refused for when this very failure spent
    * the budget — once per budget window — and 0 otherwise.
-   *
-   * The route calls `check()`, verifies the password and calls this with no
-   * other request running in between: the in-memory limiters' promises are
-   * already settled, so no I/O can interleave. With a store behind real I/O
-   * (Redis), attempts in flight together could each pass `check()` before
-   * any of them is counted: moving there must close that gap.
    */
-  async fail(keys: readonly string[]): Promise<number> {
-    const budget = await this.budget.penalty(EVERYONE)
-    await Promise.all(keys.map((key) => this.failures.penalty(key)))
-    return budget.consumedPoints === this.options.failureBudget ? budget.msBeforeNext : 0
+  fail(keys: readonly string[]): Promise<number> {
+    return this.reporting(async () => (await this.count(keys)).spentForMs)
+  }
+
+  /**
+   * Counts an attempt that passed `check()` as a failure before its password
+   * is verified, and answers a refusal when this count is past a limit. With
+   * Redis, attempts in flight together (on any instances) could each pass
+   * `check()` before any of them is counted; counted first, with Redis's
+   * atomic increments, at most `maxFailures` of them get their password
+   * verified. A login that then succeeds gives its count back (`succeedReserved`).
+   * `spentForMs` is `fail()`'s answer, for the route to log when the password was wrong.
+   */
+  reserve(keys: readonly string[]): Promise<{ refusal: Refusal | undefined; spentForMs: number }> {
+    return this.reporting(async () => {
+      const { budget, failures, spentForMs } = await this.count(keys)
+      if (budget.consumedPoints > this.options.failureBudget) {
+        return { refusal: { reason: 'budget', retryAfterMs: budget.msBeforeNext }, spentForMs: 0 }
+      }
+      const over = failures.filter((res) => res.consumedPoints > this.options.maxFailures)
+      if (over.length === 0) return { refusal: undefined, spentForMs }
+      const retryAfterMs = Math.max(...over.map((res) => res.msBeforeNext))
+      return { refusal: { reason: 'locked', retryAfterMs }, spentForMs: 0 }
+    })
   }
 
   /** A successful login clears its keys' failures. */
-  async succeed(keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.failures.delete(key)))
+  succeed(keys: readonly string[]): Promise<void> {
+    return this.reporting(async () => {
+      await Promise.all(keys.map((key) => this.failures.delete(this.keyName(key))))
+    })
+  }
+
+  /** A login counted by `reserve()` succeeded: clears its keys' failures and gives back its share of the budget. */
+  succeedReserved(keys: readonly string[]): Promise<void> {
+    return this.reporting(async () => {
+      await Promise.all([
+        ...keys.map((key) => this.failures.delete(this.keyName(key))),
+        this.budget.reward(this.keyName(EVERYONE)),
+      ])
+    })
+  }
+
+  private async count(keys: readonly string[]) {
+    const budget = await this.budget.penalty(this.keyName(EVERYONE))
+    const failures = await Promise.all(keys.map((key) => this.failures.penalty(this.keyName(key))))
+    const spentForMs = budget.consumedPoints === this.options.failureBudget ? budget.msBeforeNext : 0
+    return { budget, failures, spentForMs }
+  }
+
+  /**
+   * Runs `operation` and tells the store's health how Redis did: a fallback
+   * to the in-memory twin is an outage (logged once), an operation that
+   * needed none is Redis answering. Operations running together may hide
+   * each other's success: that only delays the "answers again" line.
+   */
+  private async reporting<T>(operation: () => Promise<T>): Promise<T> {
+    const shared = this.shared
+    if (!shared) return operation()
+    const mark = shared.health.mark()
+    const before = shared.fallbacks
+    const result = await operation()
+    if (shared.fallbacks === before) shared.health.answered(mark)
+    else shared.health.failed(new Error('the login throttle answered from memory: Redis failed or missed its deadline'))
+    return result
+  }
+}
+
+interface Shared {
+  health: DemoShared['health']
+  /** How many times the in-memory twins answered for Redis. */
+  fallbacks: number
+}
+
+/**
+ * The in-memory twin of a Redis limiter, used by rate-limiter-flexible when a
+ * Redis command fails. It counts its own uses, so that the outage is logged.
+ */
+class Insurance extends RateLimiterMemory {
+  constructor(
+    options: IRateLimiterOptions,
+    private readonly onUse: () => void,
+  ) {
+    super(options)
+  }
+
+  override get(...args: Parameters<RateLimiterMemory['get']>): ReturnType<RateLimiterMemory['get']> {
+    this.onUse()
+    return super.get(...args)
+  }
+
+  override penalty(...args: Parameters<RateLimiterMemory['penalty']>): ReturnType<RateLimiterMemory['penalty']> {
+    this.onUse()
+    return super.penalty(...args)
+  }
+
+  override delete(...args: Parameters<RateLimiterMemory['delete']>): ReturnType<RateLimiterMemory['delete']> {
+    this.onUse()
+    return super.delete(...args)
+  }
+
+  override reward(...args: Parameters<RateLimiterMemory['reward']>): ReturnType<RateLimiterMemory['reward']> {
+    this.onUse()
+    return super.reward(...args)
   }
 }
 
