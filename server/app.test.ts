@@ -18,8 +18,14 @@ function start(keys: string[]): Promise<string> {
   return startDemo({ sessionKeys: keys })
 }
 
+/** What the `sid` cookie among `setCookies` holds (koa-session's base64 JSON). */
+function sessionContent(setCookies: string[]): Record<string, unknown> {
+  const value = /sid=([^;]+)/.exec(setCookies.join(';'))?.[1] ?? ''
+  return JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>
+}
+
 describe('sessions', () => {
-  it('log in sets a signed, httpOnly, SameSite=Lax cookie holding the user id only', async () => {
+  it('log in sets a signed, httpOnly, SameSite=Lax cookie holding the user id and a random session id only', async () => {
     const base = await start(['key-one-0123456789abcdef'])
     const res = await login(base, 'alice@example.com', 'demo-password')
     await res.body.dump()
@@ -28,10 +34,14 @@ describe('sessions', () => {
     const set = ([] as string[]).concat(res.headers['set-cookie'] ?? [])
     expect(set.find((c) => c.startsWith('sid='))).toMatch(/httponly/i)
     expect(set.find((c) => c.startsWith('sid='))).toMatch(/samesite=lax/i)
-    const value = /sid=([^;]+)/.exec(set.join(';'))?.[1] ?? ''
-    const content = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>
-    expect(Object.keys(content).sort()).toEqual(['_expire', '_maxAge', 'uid'])
+    const content = sessionContent(set)
+    expect(Object.keys(content).sort()).toEqual(['_expire', '_maxAge', 'sid', 'uid'])
     expect(content['uid']).toBe('usr_alice_5f1c2a')
+    // 128 random bits, what logout revokes (issue 11), and a fresh one at every login.
+    expect(content['sid']).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    const again = await login(base, 'alice@example.com', 'demo-password')
+    await again.body.dump()
+    expect(sessionContent(([] as string[]).concat(again.headers['set-cookie'] ?? []))['sid']).not.toBe(content['sid'])
 
     const home = await request(`${base}/`, { headers: { cookie: cookies(res) } })
     await expect(home.body.text()).resolves.toBe('home of Alice')

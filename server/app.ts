@@ -14,9 +14,15 @@ import {
   type TemplateMap,
 } from '../plugin/runtime/index.ts'
 import type { Account, Accounts } from './accounts.ts'
+import { storeSecretKeys } from './config.ts'
 import type { AssetTags } from './assets.ts'
+import { SessionRevocations } from './revocation.ts'
 import { routes } from './routes.ts'
+import type { DemoShared } from './shared.ts'
 import { LoginThrottle } from './throttle.ts'
+
+/** How long a session lasts: its cookie's `maxAge`, and how long its revocation is kept. */
+export const SESSION_MAX_AGE_MS = 8 * 60 * 60 * 1000
 
 export interface AppOptions {
   accounts: Accounts
@@ -47,8 +53,19 @@ export interface AppOptions {
    * @default 0
    */
   proxy?: number
-  /** Bad-login throttling. @default new LoginThrottle() */
+  /** Bad-login throttling. @default new LoginThrottle({}, shared) */
   throttle?: LoginThrottle
+  /**
+   * `REDIS_URL`'s store (see `openShared`): the runtime's shared state, the
+   * login throttle and session revocations go through it, so instances act
+   * as one. Unset: each instance keeps them in its own memory.
+   */
+  shared?: DemoShared
+  /**
+   * The secrets that name session revocations without a shared store
+   * (`storeSecretKeys(sessionKeys)`). @default derived from `sessionKeys`
+   */
+  storeSecretKeys?: string[]
   /**
    * `METRICS_TOKEN`: serve the runtime's counters at `/metrics` to requests
    * with `Authorization: Bearer <token>`. Unset: no `/metrics` at all.
@@ -92,29 +109,52 @@ export function createApp(options: AppOptions): DemoApp {
         signed: true,
         // `secure` is left to koa-session: set when the request is HTTPS
         // (through a trusted proxy, see `proxy`).
-        maxAge: 8 * 60 * 60 * 1000,
+        maxAge: SESSION_MAX_AGE_MS,
       },
       app,
     ),
   )
-  app.use(async (ctx, next) => {
-    // Identity comes from the verified session only (SPEC invariant 3).
-    ctx.state.user = options.accounts.byId((ctx.session as Record<string, unknown> | null)?.['uid'])
-    await next()
+  const revocations = new SessionRevocations({
+    ttlMs: SESSION_MAX_AGE_MS,
+    shared: options.shared,
+    secretKeys: options.storeSecretKeys ?? storeSecretKeys(options.sessionKeys),
+    logger: options.logger,
   })
+  app.use(identity(options.accounts, revocations))
   const embeds = embedsMiddleware({
     ...options.embeds,
+    ...(options.shared ? { shared: { store: options.shared.store, secretKeys: options.shared.secretKeys } } : {}),
     templates: options.templates,
     user: (ctx) => ctx.state.user,
     ...(options.metricsToken ? { metricsPath: '/metrics', metricsToken: options.metricsToken } : {}),
     locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
   })
   app.use(embeds)
-  const router = routes(options.accounts, options.throttle ?? new LoginThrottle(), options.logger)
+  const throttle = options.throttle ?? new LoginThrottle({}, options.shared)
+  const router = routes(options.accounts, throttle, revocations, options.logger)
   app.use(router.routes())
   app.use(router.allowedMethods())
   if (options.fallthrough) app.use(options.fallthrough)
   return { app, close: () => embeds.close() }
+}
+
+/**
+ * Identity comes from the verified session only (SPEC invariant 3), and only
+ * while that session is not revoked: a cookie copied before logout is
+ * anonymous on every instance, and its holder gets it cleared. A session
+ * without a session id (not made by our login) is not trusted either.
+ */
+function identity(accounts: Accounts, revocations: SessionRevocations): Middleware {
+  return async (ctx, next) => {
+    const session = ctx.session as Record<string, unknown> | null
+    const user = accounts.byId(session?.['uid'])
+    if (user) {
+      const sid = session?.['sid']
+      if (SessionRevocations.isSessionId(sid) && !(await revocations.isRevoked(sid))) ctx.state.user = user
+      else ctx.session = null
+    }
+    await next()
+  }
 }
 
 function requestLog(logger: Logger): Middleware {

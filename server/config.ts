@@ -7,6 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { withoutUserInfo } from '../plugin/runtime/check.ts'
 import type { AnyVendorAdapter, ConfiguredVendor } from '../plugin/runtime/index.ts'
 import { BUILTIN_VENDORS } from '../plugin/vendors/registry.ts'
 import { LOCAL_VENDORS } from '../stubs/local.ts'
@@ -32,6 +33,12 @@ export interface ServerConfig {
   timeoutMs: number | undefined
   /** `METRICS_TOKEN` (demo only): the bearer token `/metrics` asks for; unset, there is no `/metrics`. */
   metricsToken: string | undefined
+  /**
+   * `REDIS_URL`: the Redis that every instance shares its caches, breakers,
+   * login throttle and session revocations through; unset, each instance
+   * keeps them in its own memory.
+   */
+  redisUrl: string | undefined
   /** Closes whatever stubs were started. */
   close(): Promise<void>
 }
@@ -107,6 +114,44 @@ export function lazySigningKeys(sessionKeys: readonly string[]): string[] {
 }
 
 /**
+ * The secrets of the shared store (`shared.secretKeys`: what seals values
+ * and names keys in Redis), derived from the session keys like
+ * `lazySigningKeys` but with a label of their own: instances that share
+ * `SESSION_KEYS` agree with nothing more to configure, and rotating
+ * `SESSION_KEYS` (a new key first, the old one kept) rotates these the same way.
+ * Each is 43 characters, past the store's 32-character minimum whatever the
+ * length of the session key (development accepts short ones).
+ */
+export function storeSecretKeys(sessionKeys: readonly string[]): string[] {
+  return sessionKeys.map((key) => createHmac('sha256', key).update('eta-embeds shared store').digest('base64url'))
+}
+
+/**
+ * `REDIS_URL`: a `redis://` or `rediss://` (TLS) URL, or unset. Logged, and
+ * quoted when refused, with any user name and password masked.
+ */
+export function redisUrl(env: Env, log: Logger): string | undefined {
+  const raw = env['REDIS_URL']?.trim() ?? ''
+  if (raw === '') {
+    log.info('REDIS_URL is unset: caches, breakers, login throttle and session revocations stay in this instance')
+    return undefined
+  }
+  let protocol: string | undefined
+  try {
+    protocol = new URL(raw).protocol
+  } catch {
+    protocol = undefined
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new TypeError(
+      `REDIS_URL must be a redis:// or rediss:// (TLS) URL such as redis://127.0.0.1:6379/0, got '${withoutUserInfo(raw)}'`,
+    )
+  }
+  log.info({ redis: withoutUserInfo(raw) }, 'REDIS_URL is set: instances share their state through this Redis')
+  return raw
+}
+
+/**
  * `METRICS_TOKEN`, a demo-only name: the runtime checks the value. Unset, the
  * demo serves no counters rather than make up a token nobody knows. Only
  * whether it is set is logged, never the value.
@@ -127,6 +172,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
   const keys = sessionKeys(env, log, dev)
   const proxy = proxyHops(env)
   const metrics = metricsToken(env, log)
+  const redis = redisUrl(env, log)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
   const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
   if (loadUsers > 0) {
@@ -151,6 +197,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     vendors,
     timeoutMs: timeout ? Number(timeout) : undefined,
     metricsToken: metrics,
+    redisUrl: redis,
     close: async () => {
       await Promise.all(closers.map((c) => c()))
     },

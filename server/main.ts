@@ -13,7 +13,8 @@ import { builtTemplates, viteTemplates, viteTemplatesVersion, type TemplateMap }
 import { demoAccounts } from './accounts.ts'
 import { createApp } from './app.ts'
 import { buildAssets, devAssets, type AssetTags } from './assets.ts'
-import { lazySigningKeys, loadConfig, loadDotEnv } from './config.ts'
+import { lazySigningKeys, loadConfig, loadDotEnv, storeSecretKeys } from './config.ts'
+import { openShared } from './shared.ts'
 
 /** The project root: the nearest folder above this file holding a package.json. */
 function projectRoot(): string {
@@ -111,9 +112,14 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
   const root = projectRoot()
   loadDotEnv(root)
   const config = await loadConfig(process.env, logger, dev)
+  const secretKeys = storeSecretKeys(config.sessionKeys)
+  // One store for the runtime, the throttle and revocations; an unreachable Redis does not stop the start.
+  const shared = config.redisUrl ? await openShared(config.redisUrl, secretKeys, logger) : undefined
   const server = createServer()
   const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
   const demo = createApp({
+    shared,
+    storeSecretKeys: secretKeys,
     accounts: demoAccounts(config.demoPassword, { loadUsers: config.loadUsers }),
     sessionKeys: config.sessionKeys,
     proxy: config.proxy,
@@ -153,6 +159,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
       await closed
       clearTimeout(force)
       await demo.close()
+      await shared?.store.close()
       await frontend.close()
       await config.close()
     },

@@ -7,9 +7,15 @@ import Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import type { Logger } from 'pino'
 import type { Accounts } from './accounts.ts'
+import { newSessionId, SessionRevocations } from './revocation.ts'
 import type { LoginThrottle, Refusal } from './throttle.ts'
 
-export function routes(accounts: Accounts, throttle: LoginThrottle, logger: Logger): Router {
+export function routes(
+  accounts: Accounts,
+  throttle: LoginThrottle,
+  revocations: SessionRevocations,
+  logger: Logger,
+): Router {
   const router = new Router()
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store')
@@ -47,13 +53,17 @@ export function routes(accounts: Accounts, throttle: LoginThrottle, logger: Logg
       return
     }
     await throttle.succeed(keys)
-    // A new session holding the identity only: nothing from before the login
-    // carries over, and no token or secret is ever put in it.
+    // A new session holding the identity and a random id (what logout
+    // revokes) only: nothing from before the login carries over, and no token
+    // or secret is ever put in it.
     ctx.session = null
-    ctx.session = { uid: account.id } as never
+    ctx.session = { uid: account.id, sid: newSessionId() } as never
     ctx.redirect('/')
   })
-  router.post('/logout', sameOrigin, (ctx) => {
+  router.post('/logout', sameOrigin, async (ctx) => {
+    // Ends the session everywhere: a copy of this cookie is refused by every instance from now on.
+    const sid = (ctx.session as Record<string, unknown> | null)?.['sid']
+    if (SessionRevocations.isSessionId(sid)) await revocations.revoke(sid)
     ctx.session = null
     ctx.redirect('/login')
   })

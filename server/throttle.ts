@@ -14,9 +14,22 @@
  *   `2 × failureBudget × (windowMs / budgetWindowMs + 1)` keys exist at once.
  *
  * The counters are rate-limiter-flexible's in-memory limiters, per instance.
- * `RateLimiterRedis` takes the same options and shares them between instances.
+ * With a shared store (`REDIS_URL`, issue 11) they are `RateLimiterRedis` on
+ * the store's connection, so every instance counts the same failures and
+ * spends the same budget, each with its in-memory twin as the
+ * `insuranceLimiter`: when Redis fails (or misses its deadline) the library
+ * answers from the twin, and this instance throttles on its own, as it did
+ * before Redis. Keys in Redis are HMACs (`Sealer.storeKey`), never the
+ * address or email they count.
  */
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  type IRateLimiterOptions,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible'
+import { Sealer } from '../plugin/runtime/store/seal.ts'
+import type { DemoShared } from './shared.ts'
 
 export interface LoginThrottleOptions {
   /** Failures allowed per address and per email within `windowMs`; past them, attempts are refused. @default 5 */
@@ -72,30 +85,54 @@ export class LoginThrottle {
   private readonly failures: RateLimiterAbstract
   private readonly budget: RateLimiterAbstract
 
-  constructor(options: LoginThrottleOptions = {}) {
+  private readonly keyName: (key: string) => string
+  private readonly shared: Shared | undefined
+
+  /**
+   * @param shared Count in the shared store (Redis) so that every instance
+   *   counts together; unset, this instance counts on its own.
+   */
+  constructor(options: LoginThrottleOptions = {}, shared?: DemoShared) {
     this.options = resolveThrottleOptions(options)
-    this.failures = new RateLimiterMemory({
-      keyPrefix: 'login-failures',
-      points: this.options.maxFailures,
-      duration: this.options.windowMs / 1000,
-    })
-    this.budget = new RateLimiterMemory({
-      keyPrefix: 'login-budget',
-      points: this.options.failureBudget,
-      duration: this.options.budgetWindowMs / 1000,
-    })
+    const failures = { points: this.options.maxFailures, duration: this.options.windowMs / 1000 }
+    const budget = { points: this.options.failureBudget, duration: this.options.budgetWindowMs / 1000 }
+    if (!shared) {
+      this.keyName = (key) => key
+      this.shared = undefined
+      this.failures = new RateLimiterMemory({ keyPrefix: 'login-failures', ...failures })
+      this.budget = new RateLimiterMemory({ keyPrefix: 'login-budget', ...budget })
+      return
+    }
+    const sealer = new Sealer(shared.secretKeys, 'shared.secretKeys')
+    this.keyName = (key) => sealer.storeKey('login', key)
+    this.shared = { health: shared.health, fallbacks: 0 }
+    const onFallback = () => void this.shared!.fallbacks++
+    const redis = (keyPrefix: string, limits: IRateLimiterOptions) =>
+      new RateLimiterRedis({
+        storeClient: shared.store.client,
+        // RateLimiterRedis writes through the raw client: the store's prefix is added here.
+        keyPrefix: `${shared.store.keyPrefix}${keyPrefix}`,
+        ...limits,
+        insuranceLimiter: new Insurance({ keyPrefix, ...limits }, onFallback),
+      })
+    this.failures = redis('login-failures', failures)
+    this.budget = redis('login-budget', budget)
   }
 
   /**
    * Whether an attempt for `keys` must be refused, and for how long. Reads
    * only: a refused attempt creates no key.
    */
-  async check(keys: readonly string[]): Promise<Refusal | undefined> {
-    const budget = await spentFor(this.budget, EVERYONE, this.options.failureBudget)
-    if (budget > 0) return { reason: 'budget', retryAfterMs: budget }
-    let wait = 0
-    for (const key of keys) wait = Math.max(wait, await spentFor(this.failures, key, this.options.maxFailures))
-    return wait > 0 ? { reason: 'locked', retryAfterMs: wait } : undefined
+  check(keys: readonly string[]): Promise<Refusal | undefined> {
+    return this.reporting(async () => {
+      const budget = await spentFor(this.budget, this.keyName(EVERYONE), this.options.failureBudget)
+      if (budget > 0) return { reason: 'budget', retryAfterMs: budget }
+      let wait = 0
+      for (const key of keys) {
+        wait = Math.max(wait, await spentFor(this.failures, this.keyName(key), this.options.maxFailures))
+      }
+      return wait > 0 ? { reason: 'locked', retryAfterMs: wait } : undefined
+    })
   }
 
   /**
@@ -109,15 +146,70 @@ export class LoginThrottle {
    * (Redis), attempts in flight together could each pass `check()` before
    * any of them is counted: moving there must close that gap.
    */
-  async fail(keys: readonly string[]): Promise<number> {
-    const budget = await this.budget.penalty(EVERYONE)
-    await Promise.all(keys.map((key) => this.failures.penalty(key)))
-    return budget.consumedPoints === this.options.failureBudget ? budget.msBeforeNext : 0
+  fail(keys: readonly string[]): Promise<number> {
+    return this.reporting(async () => {
+      const budget = await this.budget.penalty(this.keyName(EVERYONE))
+      await Promise.all(keys.map((key) => this.failures.penalty(this.keyName(key))))
+      return budget.consumedPoints === this.options.failureBudget ? budget.msBeforeNext : 0
+    })
   }
 
   /** A successful login clears its keys' failures. */
-  async succeed(keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.failures.delete(key)))
+  succeed(keys: readonly string[]): Promise<void> {
+    return this.reporting(async () => {
+      await Promise.all(keys.map((key) => this.failures.delete(this.keyName(key))))
+    })
+  }
+
+  /**
+   * Runs `operation` and tells the store's health how Redis did: a fallback
+   * to the in-memory twin is an outage (logged once), an operation that
+   * needed none is Redis answering. Operations running together may hide
+   * each other's success: that only delays the "answers again" line.
+   */
+  private async reporting<T>(operation: () => Promise<T>): Promise<T> {
+    const shared = this.shared
+    if (!shared) return operation()
+    const mark = shared.health.mark()
+    const before = shared.fallbacks
+    const result = await operation()
+    if (shared.fallbacks === before) shared.health.answered(mark)
+    else shared.health.failed(new Error('the login throttle answered from memory: Redis failed or missed its deadline'))
+    return result
+  }
+}
+
+interface Shared {
+  health: DemoShared['health']
+  /** How many times the in-memory twins answered for Redis. */
+  fallbacks: number
+}
+
+/**
+ * The in-memory twin of a Redis limiter, used by rate-limiter-flexible when a
+ * Redis command fails. It counts its own uses, so that the outage is logged.
+ */
+class Insurance extends RateLimiterMemory {
+  constructor(
+    options: IRateLimiterOptions,
+    private readonly onUse: () => void,
+  ) {
+    super(options)
+  }
+
+  override get(...args: Parameters<RateLimiterMemory['get']>): ReturnType<RateLimiterMemory['get']> {
+    this.onUse()
+    return super.get(...args)
+  }
+
+  override penalty(...args: Parameters<RateLimiterMemory['penalty']>): ReturnType<RateLimiterMemory['penalty']> {
+    this.onUse()
+    return super.penalty(...args)
+  }
+
+  override delete(...args: Parameters<RateLimiterMemory['delete']>): ReturnType<RateLimiterMemory['delete']> {
+    this.onUse()
+    return super.delete(...args)
   }
 }
 

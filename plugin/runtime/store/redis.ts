@@ -67,8 +67,15 @@ return count`
 
 /** `SharedStore` on Redis. Create it, `connect()` it once, `close()` it on shutdown. */
 export class RedisStore implements SharedStore {
-  private readonly client: Redis
-  private readonly keyPrefix: string
+  /**
+   * The ioredis client, for a library that speaks Redis itself (the demo's
+   * login throttle, `RateLimiterRedis`). It keeps this store's deadlines and
+   * reconnection; keys written through it are not prefixed (add `keyPrefix`),
+   * and the store closes it.
+   */
+  readonly client: Redis
+  /** Prepended to every key this store writes (`options.keyPrefix`). */
+  readonly keyPrefix: string
   private closed = false
 
   constructor(options: RedisStoreOptions) {
