@@ -12,7 +12,15 @@ import {
 } from '../plugin/runtime/test-helpers.ts'
 import { BUILTIN_VENDORS } from '../plugin/vendors/registry.ts'
 import type { LocalVendorStarter } from '../stubs/local.ts'
-import { loadConfig, metricsToken, proxyHops, type ServerConfig } from './config.ts'
+import {
+  lazySigningKeys,
+  loadConfig,
+  metricsToken,
+  proxyHops,
+  redisUrl,
+  storeSecretKeys,
+  type ServerConfig,
+} from './config.ts'
 import { recordingLogger } from './test-helpers.ts'
 
 /** Every local stub the demo starts, by adapter name, with where it listens. */
@@ -60,6 +68,54 @@ describe('METRICS_TOKEN', () => {
       'METRICS_TOKEN is unset: /metrics is off',
     ])
     expect(JSON.stringify(lines)).not.toContain('demo-metrics-token')
+  })
+})
+
+describe('REDIS_URL', () => {
+  it('is a redis:// or rediss:// URL, logged with its password masked; unset, memory is said', () => {
+    const { logger, lines } = recordingLogger()
+    expect(redisUrl({ REDIS_URL: ' redis://:pw-0123456789@10.0.0.5:6379/2 ' }, logger)).toBe(
+      'redis://:pw-0123456789@10.0.0.5:6379/2',
+    )
+    expect(redisUrl({ REDIS_URL: 'rediss://default:pw-0123456789@cache.internal:6380' }, logger)).toBe(
+      'rediss://default:pw-0123456789@cache.internal:6380',
+    )
+    expect(redisUrl({}, logger)).toBeUndefined()
+    expect(lines.map((l) => [l['msg'], l['redis']])).toEqual([
+      ['REDIS_URL is set: instances share their state through this Redis', 'redis://***@10.0.0.5:6379/2'],
+      ['REDIS_URL is set: instances share their state through this Redis', 'rediss://***@cache.internal:6380'],
+      ['REDIS_URL is unset: caches, breakers, login throttle and session revocations stay in this instance', undefined],
+    ])
+    expect(JSON.stringify(lines)).not.toContain('pw-0123456789')
+  })
+
+  it.each([
+    ['http://:pw-0123456789@10.0.0.5:6379', 'http://***@10.0.0.5:6379'],
+    ['10.0.0.5:6379', '10.0.0.5:6379'],
+    ['redis//oops', 'redis//oops'],
+  ])("refuses '%s', quoting it masked", (value, quoted) => {
+    const { logger } = recordingLogger()
+    expect(() => redisUrl({ REDIS_URL: value }, logger)).toThrow(
+      `REDIS_URL must be a redis:// or rediss:// (TLS) URL such as redis://127.0.0.1:6379/0, got '${quoted}'`,
+    )
+  })
+
+  it('refuses a bad REDIS_URL before any stub starts', async () => {
+    const { logger } = recordingLogger()
+    await expect(loadConfig({ REDIS_URL: 'http://x' }, logger, true)).rejects.toThrow('REDIS_URL must be')
+    expect(started).toEqual([])
+  })
+})
+
+describe('storeSecretKeys', () => {
+  it('derives one store secret per session key, in order, long enough however short the key, and apart from the lazy keys', () => {
+    const keys = storeSecretKeys(['short', 'old-key-0123456789abcdef'])
+    expect(keys).toHaveLength(2)
+    for (const key of keys) expect(key.length).toBeGreaterThanOrEqual(32)
+    // Instances with the same SESSION_KEYS agree; rotation keeps the old key's secret second.
+    expect(storeSecretKeys(['new-key-0123456789abcdef', 'old-key-0123456789abcdef'])[1]).toBe(keys[1])
+    expect(keys).not.toContain('short')
+    expect(keys.some((k) => lazySigningKeys(['short', 'old-key-0123456789abcdef']).includes(k))).toBe(false)
   })
 })
 

@@ -74,9 +74,7 @@ export async function openShared(url: string, secretKeys: string[], logger: Logg
   const health = new StoreHealth(logger)
   if (!(await store.connect())) {
     health.startDown()
-    logger.warn(
-      `REDIS_URL ${withoutUserInfo(url)} is unreachable: this instance works from memory until it answers`,
-    )
+    logger.warn(`REDIS_URL ${withoutUserInfo(url)} is unreachable: this instance works from memory until it answers`)
   }
   return { store, secretKeys, health }
 }

@@ -12,7 +12,9 @@ import { createApp, type AppOptions } from './app.ts'
 const servers: Server[] = []
 
 /** What a test may change about the demo it starts. */
-export type DemoOptions = Partial<Pick<AppOptions, 'sessionKeys' | 'proxy' | 'throttle' | 'logger' | 'metricsToken'>>
+export type DemoOptions = Partial<
+  Pick<AppOptions, 'sessionKeys' | 'proxy' | 'throttle' | 'logger' | 'metricsToken' | 'shared' | 'storeSecretKeys'>
+>
 
 /** Starts the demo app; resolves with its base URL. Close it with `closeDemos()`. */
 export async function startDemo(options: DemoOptions = {}): Promise<string> {

@@ -2,7 +2,10 @@
  * The one place that creates what the runtime keeps between requests — the
  * vendor connection pool, the logger, the counters, each vendor's breaker and
  * caches, the lazy route's signer and budget — and closes it. Everything here
- * is per process (per instance behind a load balancer).
+ * is per process (per instance behind a load balancer), except what
+ * `options.shared` puts in the shared store: reused tokens, breaker state and
+ * the widget page, reached through `SharedState`, which falls back to this
+ * process's memory whenever the store fails.
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import { pino } from 'pino'
@@ -16,6 +19,8 @@ import { EmbedsMetrics } from './metrics.ts'
 import type { EmbedsLogger, ResolvedEmbedsOptions } from './options.ts'
 import { CircuitBreaker } from './vendors/breaker.ts'
 import { LazyUrlSigner } from './vendors/lazy-url.ts'
+import { Sealer } from './store/seal.ts'
+import { SharedState } from './store/shared.ts'
 
 /** How long `close()` waits for vendor requests in flight before cutting them. */
 const CLOSE_GRACE_MS = 5_000
@@ -63,15 +68,19 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
     ...options.vendors.map((v) => v.definition).filter((d) => !builtins.has(d.name)),
   ])
   const metrics = new EmbedsMetrics(options.vendors.flatMap((v) => v.definition.caches ?? []))
-  const keySecret = randomBytes(32)
-  const userKey = (user: EmbedsUser): string =>
-    createHmac('sha256', keySecret).update(`${user.id}\u0000${user.email}`).digest('base64url')
+  const sealer = options.shared && new Sealer(options.shared.secretKeys, 'options.shared.secretKeys')
+  const shared = options.shared && sealer && new SharedState(options.shared.store, sealer, logger)
+  const userKey = sealer
+    ? // The same on every instance: shared entries of one user are found by all.
+      (user: EmbedsUser): string => sealer.storeKey('user', user.id, user.email)
+    : localUserKey()
   const services: VendorServices = {
     dispatcher,
     maxResponseBytes: options.maxResponseBytes,
     timeoutMs: options.timeoutMs,
     now: options.now,
     userKey,
+    shared,
     cacheLookup: (kind) => metrics.cacheLookup(kind),
     cacheMiss: (kind) => metrics.cacheMiss(kind),
   }
@@ -108,6 +117,12 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
       if ((await Promise.race([closing, grace])) === 'late') await dispatcher.destroy()
     },
   }
+}
+
+/** A user key of this process alone: an HMAC with a random key. */
+function localUserKey(): (user: EmbedsUser) => string {
+  const keySecret = randomBytes(32)
+  return (user) => createHmac('sha256', keySecret).update(`${user.id}\u0000${user.email}`).digest('base64url')
 }
 
 function breakerFor(

@@ -6,6 +6,7 @@
  */
 import type { Dispatcher } from 'undici'
 import type { VendorAnswer } from '../runtime/http/request.ts'
+import type { SharedState } from '../runtime/store/shared.ts'
 
 /** A rule for one attribute value: `undefined` when valid, else a short reason (`expected one of light, dark`). */
 export type AttributeRule = (value: string) => string | undefined
@@ -44,10 +45,15 @@ export interface VendorServices {
   /** The clock, in milliseconds. */
   now: () => number
   /**
-   * An opaque key for a user (an HMAC with a key of this runtime), for
-   * caches: they never hold an email or an id.
+   * An opaque key for a user (an HMAC), for caches: they never hold an email
+   * or an id. With `options.shared` every instance computes the same key.
    */
   userKey: (user: EmbedsUser) => string
+  /**
+   * The store shared by every instance (`options.shared`), behind calls that
+   * never reject (a failing store answers `undefined`); unset without one.
+   */
+  shared: SharedState | undefined
   /** Counts a cache lookup of `kind` (one of the adapter's `caches`); `miss` when it went to the vendor. */
   cacheLookup: (kind: string) => void
   cacheMiss: (kind: string) => void

@@ -14,7 +14,6 @@ import {
   type WidgetPageCacheOptions,
 } from '../../runtime/http/page-cache.ts'
 import { parseJson } from '../../runtime/http/request.ts'
-import type { TokenCache } from '../../runtime/vendors/token-cache.ts'
 import { defineVendor, type EmbedRequest, type Env, type VendorServices } from '../define.ts'
 import { injectToken, withBaseAndNonce } from './page.ts'
 import {
@@ -26,6 +25,7 @@ import {
   WIDGET_TYPES,
   widgetTypeFromEnv,
   type ResolvedTokenReuse,
+  type ReusedTokens,
   type TokenReuseOptions,
   type WidgetType,
 } from './widget.ts'
@@ -83,7 +83,7 @@ interface Config {
 interface Resources {
   /** The dispatcher for the widget page GET only: cached, single-flight, one retry. */
   pages: Dispatcher | undefined
-  tokens: TokenCache | undefined
+  tokens: ReusedTokens | undefined
   services: VendorServices
 }
 
@@ -147,7 +147,7 @@ export const returningProxy = defineVendor<ReturningProxyOptions, Config, Resour
           onUpstream: () => services.cacheMiss('widget_page'),
         })
       : undefined
-    return { pages, tokens: tokenCache(config.reuseTokens, services), services }
+    return { pages, tokens: tokenCache(config.reuseTokens, services, VENDOR), services }
   },
 
   async embed(request) {

@@ -9,7 +9,6 @@ import { VendorError } from '../../errors.ts'
 import { httpUrl, oneOfOption, optionsObject, required } from '../../runtime/check.ts'
 import { escapeHtml } from '../../runtime/encode.ts'
 import { parseJson } from '../../runtime/http/request.ts'
-import type { TokenCache } from '../../runtime/vendors/token-cache.ts'
 import { defineVendor, type EmbedRequest, type EmbedsUser, type Env, type VendorServices } from '../define.ts'
 import { oneOf } from '../rules.ts'
 import {
@@ -19,6 +18,7 @@ import {
   userToken,
   WIDGET_ATTRIBUTES,
   type ResolvedTokenReuse,
+  type ReusedTokens,
   type TokenReuseOptions,
 } from './widget.ts'
 
@@ -75,7 +75,7 @@ interface Config {
 }
 
 interface Resources {
-  tokens: TokenCache | undefined
+  tokens: ReusedTokens | undefined
   services: VendorServices
 }
 
@@ -129,7 +129,7 @@ export const returningSdk = defineVendor<ReturningSdkOptions, Config, Resources>
     return '<<widget type="channel" flow="sdk">> has no \'id\' (the channel) and WIDGET_ID is not set'
   },
 
-  create: (config, services) => ({ tokens: tokenCache(config.reuseTokens, services), services }),
+  create: (config, services) => ({ tokens: tokenCache(config.reuseTokens, services, VENDOR), services }),
 
   async embed(request) {
     const { config, attributes: attrs, resources } = request

@@ -4,6 +4,7 @@
  * optional reuse of a user's token within its life.
  */
 import { oneOfOption, optionsObject } from '../../runtime/check.ts'
+import { sharedToken } from '../../runtime/vendors/shared-tokens.ts'
 import { resolveTokenCacheOptions, TokenCache, type TokenCacheOptions } from '../../runtime/vendors/token-cache.ts'
 import type { Env, EmbedRequest, VendorServices } from '../define.ts'
 import { identifier, oneOf, pixels, text } from '../rules.ts'
@@ -46,25 +47,60 @@ export function widgetTypeFromEnv(env: Env): WidgetType {
   return oneOfOption('WIDGET_TYPE', (env['WIDGET_TYPE'] || 'store') as WidgetType, WIDGET_TYPES)
 }
 
-/** A token cache when reuse is on, counted as `kind` in the metrics. */
-export function tokenCache(reuse: ResolvedTokenReuse, services: VendorServices): TokenCache | undefined {
-  return reuse ? new TokenCache({ ...reuse, now: services.now }) : undefined
+/** A user's reusable tokens: this instance's cache, and the vendor's entries in the shared store when there is one. */
+export interface ReusedTokens {
+  cache: TokenCache
+  refreshBeforeExpiryMs: number
+  /** The adapter's name, which keeps two vendors' tokens apart in the shared store. */
+  vendor: string
+}
+
+/** Reused tokens when reuse is on. */
+export function tokenCache(
+  reuse: ResolvedTokenReuse,
+  services: VendorServices,
+  vendor: string,
+): ReusedTokens | undefined {
+  if (!reuse) return undefined
+  return {
+    cache: new TokenCache({ ...reuse, now: services.now }),
+    refreshBeforeExpiryMs: reuse.refreshBeforeExpiryMs,
+    vendor,
+  }
 }
 
 /**
- * The user's token: reused while still valid when a cache is given, else
- * minted for this render. Tokens are kept by an opaque key of the user.
+ * The user's token: reused while still valid when reuse is on, else minted
+ * for this render. Tokens are kept by an opaque key of the user; with a
+ * shared store, a local miss looks there before minting, and a minted token
+ * is stored (sealed) for the other instances.
  */
 export function userToken(
-  request: Pick<EmbedRequest<unknown, unknown>, 'user'>,
-  cache: { tokens: TokenCache | undefined; services: VendorServices; kind: string },
+  request: Pick<EmbedRequest<unknown, unknown>, 'user' | 'signal'>,
+  cache: { tokens: ReusedTokens | undefined; services: VendorServices; kind: string },
   mint: () => Promise<string>,
 ): Promise<string> {
   const { tokens, services, kind } = cache
   if (!tokens) return mint()
   services.cacheLookup(kind)
-  return tokens.get(services.userKey(request.user), () => {
+  const userKey = services.userKey(request.user)
+  const minted = () => {
     services.cacheMiss(kind)
     return mint()
+  }
+  const { shared } = services
+  return tokens.cache.get(userKey, () => {
+    if (!shared) return minted()
+    // A token found in the store is a hit: only a real mint counts as a miss.
+    return sharedToken({
+      shared,
+      vendor: tokens.vendor,
+      userKey,
+      refreshBeforeExpiryMs: tokens.refreshBeforeExpiryMs,
+      deadlineMs: services.timeoutMs,
+      signal: request.signal,
+      now: services.now,
+      mint: minted,
+    })
   })
 }

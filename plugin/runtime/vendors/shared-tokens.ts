@@ -1,0 +1,91 @@
+/**
+ * A user's reusable vendor token shared by every instance (issue 11): one
+ * mint per user per token lifetime for the whole fleet, not one per instance.
+ * This is what `TokenCache` calls on a local miss when the runtime has a
+ * shared store:
+ *
+ * 1. the token another instance stored for this user, if it opens, is a JWT
+ *    and has enough life left (the same `refreshBeforeExpiryMs` rule);
+ * 2. else a short lock (`setIfAbsent`, as long as the directive's deadline):
+ *    the instance that takes it mints and stores the token sealed, until its
+ *    refresh point; the others poll the store for it, and mint themselves if
+ *    it does not come within half their deadline;
+ * 3. a store that fails at any step: mint, as without a store.
+ *
+ * Keys are HMACs of the vendor and the user's opaque key; the token is sealed
+ * (AES-GCM, bound to its key name): the store never holds it in clear.
+ */
+import { pause, POLL_MS, type SharedState } from '../store/shared.ts'
+import { jwtExpiry } from './token-cache.ts'
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+const MAX_TOKEN_LENGTH = 8192
+
+export interface SharedTokenRequest {
+  shared: SharedState
+  /** The adapter's name: tokens of two vendors never mix. */
+  vendor: string
+  /** The user's opaque key (`services.userKey`). */
+  userKey: string
+  refreshBeforeExpiryMs: number
+  /** The directive's deadline, in milliseconds: the lock's life. */
+  deadlineMs: number
+  signal: AbortSignal
+  now: () => number
+  /** Mints a token at the vendor (and counts the miss). */
+  mint: () => Promise<string>
+}
+
+/** The user's token from the store, or minted (and stored) by this instance. */
+export async function sharedToken(request: SharedTokenRequest): Promise<string> {
+  const { shared, vendor, userKey } = request
+  const tokenKey = shared.key('token', vendor, userKey)
+  const lockKey = shared.key('mint', vendor, userKey)
+  const waitUntil = request.now() + request.deadlineMs / 2
+  for (;;) {
+    const stored = await storedToken(request, tokenKey)
+    if (stored) return stored
+    const claimed = await shared.claim(lockKey, request.deadlineMs)
+    // Ours, or no store to agree through: mint.
+    if (claimed !== false) return mintAndStore(request, tokenKey, claimed ? lockKey : undefined)
+    // Another instance is minting: its token should appear shortly.
+    if (request.now() >= waitUntil || !(await pause(POLL_MS, request.signal))) return request.mint()
+  }
+}
+
+/** A stored token that opens, is JWT-shaped and is reusable now; anything else is ignored (and logged). */
+async function storedToken(request: SharedTokenRequest, key: string): Promise<string | undefined> {
+  const read = await request.shared.readSealed(key, 'token')
+  if (!read?.value) return undefined
+  const token = read.value.toString('utf8')
+  if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
+    request.shared.ignored('token', 'it is not a JWT')
+    return undefined
+  }
+  const until = reusableUntil(token, request.refreshBeforeExpiryMs)
+  if (until === undefined) {
+    request.shared.ignored('token', 'it has no numeric exp')
+    return undefined
+  }
+  // Expired, or too close to it: a fresh one is due (not hostile, not logged).
+  return request.now() < until ? token : undefined
+}
+
+async function mintAndStore(request: SharedTokenRequest, key: string, lockKey: string | undefined): Promise<string> {
+  const { shared } = request
+  try {
+    const token = await request.mint()
+    const until = reusableUntil(token, request.refreshBeforeExpiryMs)
+    const ttlMs = until === undefined ? 0 : until - request.now()
+    if (ttlMs >= 1) await shared.writeSealed(key, Buffer.from(token, 'utf8'), ttlMs)
+    return token
+  } finally {
+    // Those waiting see the token, or (after a failed mint) are free to try.
+    if (lockKey) await shared.remove(lockKey)
+  }
+}
+
+function reusableUntil(token: string, refreshBeforeExpiryMs: number): number | undefined {
+  const exp = jwtExpiry(token)
+  return exp === undefined ? undefined : exp * 1000 - refreshBeforeExpiryMs
+}
