@@ -37,14 +37,21 @@ export function routes(
     const keys = [`ip:${ctx.ip}`, `email:${email.trim().toLowerCase()}`]
     const refusal = await throttle.check(keys)
     if (refusal) return refuse(ctx, refusal, email)
+    // Counted before the password is checked: attempts in flight together, on
+    // any instance, cannot all slip past check() (see LoginThrottle.reserve).
+    const reserved = await throttle.reserve(keys)
+    if (reserved.refusal) return refuse(ctx, reserved.refusal, email)
     const account = accounts.verify(email, password)
     if (!account) {
-      const spentForMs = await throttle.fail(keys)
-      if (spentForMs > 0) {
+      if (reserved.spentForMs > 0) {
         // Once per budget window, and nothing about who failed: the line is for the operator.
         const { failureBudget, budgetWindowMs } = throttle.options
         logger.warn(
-          { failures: failureBudget, windowS: budgetWindowMs / 1000, retryAfterS: Math.ceil(spentForMs / 1000) },
+          {
+            failures: failureBudget,
+            windowS: budgetWindowMs / 1000,
+            retryAfterS: Math.ceil(reserved.spentForMs / 1000),
+          },
           'login failure budget spent: every login is refused until its window ends',
         )
       }
@@ -52,7 +59,7 @@ export function routes(
       await ctx.render('login', { error: 'Wrong email or password.', email })
       return
     }
-    await throttle.succeed(keys)
+    await throttle.succeedReserved(keys)
     // A new session holding the identity and a random id (what logout
     // revokes) only: nothing from before the login carries over, and no token
     // or secret is ever put in it.

@@ -103,6 +103,16 @@ describe('two instances on one Redis', () => {
     expect(await attempt(b, 'bob@example.com', PASSWORD, '198.51.100.52')).toBe(302)
   })
 
+  it('count bad logins in flight together: of twelve at once over both, at most five get their password checked', async () => {
+    const [a, b] = [await instance(), await instance()]
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => attempt(i % 2 ? b : a, 'alice@example.com', 'wrong', `198.51.100.${i}`)),
+    )
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5)
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([])
+    expect(await attempt(b, 'alice@example.com', PASSWORD, '198.51.100.99')).toBe(429)
+  })
+
   it('share a logout: a cookie replayed after logout on A is anonymous on B, which clears it', async () => {
     const [a, b] = [await instance(), await instance()]
     const session = await aliceSession(a)

@@ -45,4 +45,30 @@ describe('LoginThrottle', () => {
     await throttle.succeed(['email:x'])
     await expect(throttle.check(['email:x'])).resolves.toBeUndefined()
   })
+
+  it('reserve() counts an attempt before its password is checked, refuses past a limit, and a success gives it back', async () => {
+    const throttle = new LoginThrottle({ maxFailures: 2, failureBudget: 10 })
+    await expect(throttle.reserve(['email:x'])).resolves.toEqual({ refusal: undefined, spentForMs: 0 })
+    await expect(throttle.reserve(['email:x'])).resolves.toEqual({ refusal: undefined, spentForMs: 0 })
+    // Both were counted before either was known to fail: the third, already in flight, is refused.
+    const third = await throttle.reserve(['email:x'])
+    expect(third.refusal).toMatchObject({ reason: 'locked' })
+    expect(third.refusal!.retryAfterMs).toBeGreaterThan(0)
+
+    // A success gives back its share of the budget: ten reserved logins that succeed spend none of it.
+    for (let i = 0; i < 10; i++) {
+      await expect(throttle.reserve([`email:ok-${i}`])).resolves.toMatchObject({ refusal: undefined })
+      await throttle.succeedReserved([`email:ok-${i}`])
+    }
+    await expect(throttle.check(['email:y'])).resolves.toBeUndefined()
+  })
+
+  it('reserve() refuses once the budget is spent, and says so once, on the attempt that spent it', async () => {
+    const throttle = new LoginThrottle({ failureBudget: 2 })
+    await expect(throttle.reserve(['ip:a'])).resolves.toEqual({ refusal: undefined, spentForMs: 0 })
+    const spending = await throttle.reserve(['ip:b'])
+    expect(spending.refusal).toBeUndefined()
+    expect(spending.spentForMs).toBeGreaterThan(59_000)
+    await expect(throttle.reserve(['ip:c'])).resolves.toMatchObject({ refusal: { reason: 'budget' }, spentForMs: 0 })
+  })
 })

@@ -139,18 +139,30 @@ export class LoginThrottle {
    * Counts one failed attempt against each of `keys` and against the budget.
    * Answers how long logins are now refused for when this very failure spent
    * the budget — once per budget window — and 0 otherwise.
-   *
-   * The route calls `check()`, verifies the password and calls this with no
-   * other request running in between: the in-memory limiters' promises are
-   * already settled, so no I/O can interleave. With a store behind real I/O
-   * (Redis), attempts in flight together could each pass `check()` before
-   * any of them is counted: moving there must close that gap.
    */
   fail(keys: readonly string[]): Promise<number> {
+    return this.reporting(async () => (await this.count(keys)).spentForMs)
+  }
+
+  /**
+   * Counts an attempt that passed `check()` as a failure before its password
+   * is verified, and answers a refusal when this count is past a limit. With
+   * Redis, attempts in flight together (on any instances) could each pass
+   * `check()` before any of them is counted; counted first, with Redis's
+   * atomic increments, at most `maxFailures` of them get their password
+   * verified. A login that then succeeds gives its count back (`succeedReserved`).
+   * `spentForMs` is `fail()`'s answer, for the route to log when the password was wrong.
+   */
+  reserve(keys: readonly string[]): Promise<{ refusal: Refusal | undefined; spentForMs: number }> {
     return this.reporting(async () => {
-      const budget = await this.budget.penalty(this.keyName(EVERYONE))
-      await Promise.all(keys.map((key) => this.failures.penalty(this.keyName(key))))
-      return budget.consumedPoints === this.options.failureBudget ? budget.msBeforeNext : 0
+      const { budget, failures, spentForMs } = await this.count(keys)
+      if (budget.consumedPoints > this.options.failureBudget) {
+        return { refusal: { reason: 'budget', retryAfterMs: budget.msBeforeNext }, spentForMs: 0 }
+      }
+      const over = failures.filter((res) => res.consumedPoints > this.options.maxFailures)
+      if (over.length === 0) return { refusal: undefined, spentForMs }
+      const retryAfterMs = Math.max(...over.map((res) => res.msBeforeNext))
+      return { refusal: { reason: 'locked', retryAfterMs }, spentForMs: 0 }
     })
   }
 
@@ -159,6 +171,23 @@ export class LoginThrottle {
     return this.reporting(async () => {
       await Promise.all(keys.map((key) => this.failures.delete(this.keyName(key))))
     })
+  }
+
+  /** A login counted by `reserve()` succeeded: clears its keys' failures and gives back its share of the budget. */
+  succeedReserved(keys: readonly string[]): Promise<void> {
+    return this.reporting(async () => {
+      await Promise.all([
+        ...keys.map((key) => this.failures.delete(this.keyName(key))),
+        this.budget.reward(this.keyName(EVERYONE)),
+      ])
+    })
+  }
+
+  private async count(keys: readonly string[]) {
+    const budget = await this.budget.penalty(this.keyName(EVERYONE))
+    const failures = await Promise.all(keys.map((key) => this.failures.penalty(this.keyName(key))))
+    const spentForMs = budget.consumedPoints === this.options.failureBudget ? budget.msBeforeNext : 0
+    return { budget, failures, spentForMs }
   }
 
   /**

@@ -19,6 +19,7 @@ import { EmbedsMetrics } from './metrics.ts'
 import type { EmbedsLogger, ResolvedEmbedsOptions } from './options.ts'
 import { CircuitBreaker } from './vendors/breaker.ts'
 import { LazyUrlSigner } from './vendors/lazy-url.ts'
+import { SharedBreaker } from './vendors/shared-breaker.ts'
 import { Sealer } from './store/seal.ts'
 import { SharedState } from './store/shared.ts'
 
@@ -31,6 +32,8 @@ export interface VendorEntry {
   config: unknown
   resources: unknown
   breaker: CircuitBreaker | undefined
+  /** The breaker's state in the shared store; unset without `options.shared` or a breaker. */
+  sharedBreaker: SharedBreaker | undefined
 }
 
 export interface Runtime {
@@ -91,6 +94,15 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
       config,
       resources: definition.create?.(config, services),
       breaker: breakerFor(definition.name, options, metrics, logger),
+      sharedBreaker:
+        shared && options.breaker
+          ? new SharedBreaker(shared, {
+              vendor: definition.name,
+              cooldownMs: options.breaker.cooldownMs,
+              deadlineMs: options.timeoutMs,
+              now: options.now,
+            })
+          : undefined,
     })
   }
   return {

@@ -330,3 +330,50 @@ describe('Redis killed mid-test', () => {
     await expect(render(c, templates)).resolves.toContain(jwt(exp, 'after'))
   })
 })
+
+describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) => {
+  const BREAKER = { failureThreshold: 2, cooldownMs: 10_000 }
+
+  it('refuses on instance B once instance A opened it, and lets exactly one instance probe after the cooldown', async () => {
+    const templates = await compileTemplates({ home: '[<<caramelo fallback="down">>]', down: 'down' })
+    const store = await make()
+    const [a, b] = [instance(store, { breaker: BREAKER }), instance(store, { breaker: BREAKER })]
+    agent.get(CARAMELO).intercept(AUTH).reply(503, 'busy').times(2)
+
+    for (let i = 0; i < 2; i++) await expect(render(a, templates)).resolves.toBe('[down]')
+    expect(a.vendors.get('caramelo')?.breaker?.state).toBe('open')
+
+    // No interceptor is left: a call from b would fail differently (and be counted as a call).
+    await expect(render(b, templates)).resolves.toBe('[down]')
+    expect(b.metrics.snapshot().vendorCalls['caramelo'] ?? 0).toBe(0)
+    expect(b.metrics.snapshot().vendorFailures['caramelo']).toEqual({ ERR_VENDOR_CIRCUIT_OPEN: 1 })
+
+    clock += 10_000
+    // Slow enough that both renders are under way while the probe runs.
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_probe_000000' }).delay(50)
+    const [fromA, fromB] = await Promise.all([render(a, templates), render(b, templates)])
+    expect([fromA, fromB].filter((html) => html.includes('rtat_probe_000000'))).toHaveLength(1)
+    expect([fromA, fromB].filter((html) => html === '[down]')).toHaveLength(1)
+    const calls = (r: Runtime) => r.metrics.snapshot().vendorCalls['caramelo'] ?? 0
+    expect(calls(a) + calls(b)).toBe(3)
+
+    // The probe worked: closed for both.
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_after_000000' }).times(2)
+    await expect(render(a, templates)).resolves.toContain('rtat_after_000000')
+    await expect(render(b, templates)).resolves.toContain('rtat_after_000000')
+  })
+
+  it('opens again for both when the fleet probe fails', async () => {
+    const templates = await compileTemplates({ home: '[<<caramelo fallback="down">>]', down: 'down' })
+    const store = await make()
+    const [a, b] = [instance(store, { breaker: BREAKER }), instance(store, { breaker: BREAKER })]
+    agent.get(CARAMELO).intercept(AUTH).reply(503, 'busy').times(3)
+    for (let i = 0; i < 2; i++) await render(a, templates)
+
+    clock += 10_000
+    await expect(render(b, templates)).resolves.toBe('[down]') // b probes, and fails
+    expect(b.metrics.snapshot().vendorCalls['caramelo']).toBe(1)
+    await expect(render(a, templates)).resolves.toBe('[down]') // refused: open again
+    expect(a.metrics.snapshot().vendorCalls['caramelo']).toBe(2)
+  })
+})

@@ -92,9 +92,14 @@ export function startVendorCall(
  */
 async function guarded<T>(runtime: Runtime, entry: VendorEntry, ours: AbortSignal, flow: () => Promise<T>): Promise<T> {
   const { metrics } = runtime
-  const { breaker } = entry
+  const { breaker, sharedBreaker } = entry
   const vendor = entry.definition.name
-  if (breaker && !breaker.allow()) {
+  // The fleet's word first (one store read): open elsewhere means open here.
+  const verdict = sharedBreaker ? await sharedBreaker.check() : 'local'
+  const probe = verdict === 'probe'
+  // The fleet's probe goes ahead, and moves a local breaker past its cooldown to half-open.
+  const localAllows = verdict !== 'refuse' && (!breaker || breaker.allow())
+  if (!probe && !localAllows) {
     metrics.failure(vendor, 'ERR_VENDOR_CIRCUIT_OPEN')
     throw new VendorError(vendor, 'ERR_VENDOR_CIRCUIT_OPEN', `${vendor} circuit breaker is open`)
   }
@@ -102,16 +107,30 @@ async function guarded<T>(runtime: Runtime, entry: VendorEntry, ours: AbortSigna
   try {
     const result = await flow()
     breaker?.success()
+    if (probe) await sharedBreaker?.closed()
     return result
   } catch (error) {
     // We stopped it (the page failed, or a prefetch was not needed): not the vendor's doing.
-    if (ours.aborted) throw error
+    if (ours.aborted) {
+      if (probe) await sharedBreaker?.released()
+      throw error
+    }
     const code = error instanceof EmbedsError ? error.code : 'ERR_INTERNAL'
     metrics.failure(vendor, code)
     // Refused input never reached the vendor: it says nothing about its health.
-    if (code === 'ERR_VENDOR_INPUT') throw error
-    if (answeredAboutTheRequest(error)) breaker?.success()
-    else breaker?.failure()
+    if (code === 'ERR_VENDOR_INPUT') {
+      if (probe) await sharedBreaker?.released()
+      throw error
+    }
+    if (answeredAboutTheRequest(error)) {
+      breaker?.success()
+      if (probe) await sharedBreaker?.closed()
+      throw error
+    }
+    const before = breaker?.state
+    breaker?.failure()
+    // Opened here, or the fleet's probe failed: every instance refuses for a cooldown.
+    if (probe || (before !== 'open' && breaker?.state === 'open')) await sharedBreaker?.open()
     throw error
   }
 }
