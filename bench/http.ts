@@ -138,7 +138,7 @@ async function login(server: ServerProcess): Promise<string> {
 
 /** Fails loudly unless the page is what the cell claims to measure (a fallback would make (b) look cheap). */
 async function target(subject: Subject, server: ServerProcess, vendors: Vendors): Promise<Target> {
-  const headers: Record<string, string> = subject === 'a' ? {} : { cookie: await login(server) }
+  const headers: Record<string, string> = subject === 'b' || subject === 'r' ? { cookie: await login(server) } : {}
   const url = `${server.url}${subject === 'a' ? '/login' : '/'}`
   const answer = await fetch(url, { headers, redirect: 'manual' })
   const body = await answer.text()

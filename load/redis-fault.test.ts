@@ -141,10 +141,13 @@ describe('three instances on one Redis, under load', () => {
       for (const [i, server] of fleet.entries()) {
         expect(await running(server), `instance ${i} is running`).toBe(true)
         // One line for the outage, naming the shared store — not one per request.
-        expect(
-          lines[i]?.map((r) => r['msg']),
-          `instance ${i}`,
-        ).toEqual([expect.stringMatching(/redis|shared store/i)])
+        // Soft: the pages' figures above and the other instances are still checked.
+        expect
+          .soft(
+            lines[i]?.map((r) => r['msg']),
+            `instance ${i}`,
+          )
+          .toEqual([expect.stringMatching(/redis|shared store/i)])
       }
     } finally {
       await load.stop()
@@ -160,7 +163,8 @@ describe('three instances on one Redis, under load', () => {
       const page = await getPage(late.url, cookie)
       expect(whole(page.status, page.body)).toBe(true)
     }
-    expect(warnings(late, 0).map((r) => r['msg'])).toEqual([expect.stringMatching(/redis/i)])
+    // Soft, so that whether the instances share again once Redis is back is still checked.
+    expect.soft(warnings(late, 0).map((r) => r['msg'])).toEqual([expect.stringMatching(/redis/i)])
 
     await redis.restart()
     const all = [...fleet, late]
