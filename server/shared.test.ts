@@ -9,6 +9,7 @@ import { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import { request } from 'undici'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Sealer } from '../plugin/runtime/store/seal.ts'
 import { useRedisServer } from '../plugin/runtime/store/test-helpers.ts'
 import { storeSecretKeys } from './config.ts'
 import { openShared, type DemoShared } from './shared.ts'
@@ -86,6 +87,12 @@ async function logout(base: string, cookie: string): Promise<void> {
   expect(res.statusCode).toBe(302)
 }
 
+/** The session id inside a `sid=…` cookie (koa-session's base64 JSON). */
+function sessionId(cookie: string): string {
+  const value = /(?:^|; )sid=([^;]+)/.exec(cookie)?.[1] ?? ''
+  return (JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as { sid: string }).sid
+}
+
 function messages(lines: Record<string, unknown>[]): unknown[] {
   return lines.map((l) => l['msg'])
 }
@@ -127,6 +134,24 @@ describe('two instances on one Redis', () => {
     // (control) a new login is a new session, valid on both.
     const next = await aliceSession(b)
     await expect(home(a, next)).resolves.toMatchObject({ status: 200, body: 'home of Alice' })
+  })
+
+  it('ignore a revocation in Redis that does not open, and log it without its content', async () => {
+    const { logger, lines } = recordingLogger()
+    const [a, b] = [await instance(logger), await instance(logger)]
+    const session = await aliceSession(a)
+    // Someone with write access to Redis, but not the key, forges a revocation under the right name.
+    const name = new Sealer(storeSecretKeys(SESSION_KEYS)).storeKey('revoked', sessionId(session))
+    await admin!.set(`eta-embeds:${name}`, 'forged-revocation-value', 'PX', 60_000)
+
+    await expect(home(b, session)).resolves.toMatchObject({ status: 200, body: 'home of Alice' })
+    const ignored = lines.filter((l) => l['msg'] === 'ignored a session revocation in Redis that does not open')
+    expect(ignored).toHaveLength(1)
+    expect(ignored[0]).toMatchObject({ level: 40, bytes: 23 })
+    expect(JSON.stringify(lines)).not.toContain('forged-revocation')
+    // (control) a real logout still ends it.
+    await logout(a, session)
+    expect((await home(b, session)).status).toBe(302)
   })
 
   it('keep no email, address or session id in Redis, raw or encoded', async () => {

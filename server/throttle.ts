@@ -240,6 +240,11 @@ class Insurance extends RateLimiterMemory {
     this.onUse()
     return super.delete(...args)
   }
+
+  override reward(...args: Parameters<RateLimiterMemory['reward']>): ReturnType<RateLimiterMemory['reward']> {
+    this.onUse()
+    return super.reward(...args)
+  }
 }
 
 /** Milliseconds until `key` has fewer than `limit` failures again; 0 when it has fewer now. */

@@ -286,7 +286,7 @@ describe('Redis killed mid-test', () => {
     const templates = await compileTemplates({ home: '<<widget>>' })
     const store = await STORES[1]!.make()
     const exp = clock / 1000 + 300
-    const [a, b] = [instance(store, { proxy: { pageCache: false } }), instance(store, { proxy: { pageCache: false } })]
+    const [a, b] = [instance(store), instance(store)]
     agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML).persist()
     agent
       .get(WIDGETS)
@@ -326,7 +326,7 @@ describe('Redis killed mid-test', () => {
     await expect(render(b, templates)).resolves.toContain(jwt(exp, 'after'))
     expect(storeLines(b.log, /^shared store unavailable/)).toHaveLength(1)
     expect(storeLines(b.log, /^shared store available again$/)).toHaveLength(1)
-    const c = instance(store, { proxy: { pageCache: false } })
+    const c = instance(store)
     await expect(render(c, templates)).resolves.toContain(jwt(exp, 'after'))
   })
 })
@@ -375,5 +375,111 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     expect(b.metrics.snapshot().vendorCalls['caramelo']).toBe(1)
     await expect(render(a, templates)).resolves.toBe('[down]') // refused: open again
     expect(a.metrics.snapshot().vendorCalls['caramelo']).toBe(2)
+  })
+})
+
+describe.each(STORES)('the widget page across instances ($name)', ({ make }) => {
+  const SIGNED_IN = { token: jwt(2_000_000_000, 'page-test') }
+
+  it('is fetched once per TTL for two instances rendering in turn', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const store = await make()
+    const proxy = { reuseTokens: false, pageCache: { ttlMs: 60_000 } }
+    const [a, b] = [instance(store, { proxy }), instance(store, { proxy })]
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+    agent.get(WIDGETS).intercept(SIGNIN).reply(200, SIGNED_IN).times(6)
+
+    for (const runtime of [a, b, a, b]) await expect(render(runtime, templates)).resolves.toContain('srcdoc=')
+    expect(a.metrics.snapshot()).toMatchObject({ cacheHits: { widget_page: 1 }, cacheMisses: { widget_page: 1 } })
+    expect(b.metrics.snapshot()).toMatchObject({ cacheHits: { widget_page: 2 }, cacheMisses: { widget_page: 0 } })
+
+    clock += 60_000 // stale for everyone: one more GET, by whoever comes first
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+    await expect(render(b, templates)).resolves.toContain('srcdoc=')
+    await expect(render(a, templates)).resolves.toContain('srcdoc=')
+  })
+
+  it('is fetched once when two instances render it at the same moment', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const store = await make()
+    const proxy = { reuseTokens: false }
+    const [a, b] = [instance(store, { proxy }), instance(store, { proxy })]
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML).delay(100)
+    agent.get(WIDGETS).intercept(SIGNIN).reply(200, SIGNED_IN).times(2)
+
+    const pages = await Promise.all([render(a, templates), render(b, templates)])
+    for (const html of pages) expect(html).toContain('srcdoc=')
+  })
+
+  it('is fetched on every render, and never stored, with pageCache: false', async () => {
+    const templates = await compileTemplates({ home: '<<widget>>' })
+    const store = await make()
+    const proxy = { reuseTokens: false, pageCache: false as const }
+    const [a, b] = [instance(store, { proxy }), instance(store, { proxy })]
+    agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML).times(2)
+    agent.get(WIDGETS).intercept(SIGNIN).reply(200, SIGNED_IN).times(2)
+    await render(a, templates)
+    await render(b, templates)
+    const sealer = new Sealer(SECRET_KEYS)
+    await expect(store.get(sealer.storeKey('page', `${WIDGETS}/store/w1?color=light`))).resolves.toBeUndefined()
+  })
+
+  const sealer = new Sealer(SECRET_KEYS)
+  const pageKey = sealer.storeKey('page', `${WIDGETS}/store/w1?color=light`)
+  const hostile: [string, () => Buffer][] = [
+    ['garbage', () => Buffer.from('<script>PLANTED</script>')],
+    [
+      'a page not sealed',
+      () => Buffer.from(JSON.stringify({ contentType: 'text/html', text: '<b>PLANTED</b>', freshUntil: 9e15 })),
+    ],
+    [
+      'a sealed page without the token placeholder',
+      () =>
+        sealer.seal(
+          pageKey,
+          Buffer.from(JSON.stringify({ contentType: 'text/html', text: '<b>PLANTED</b>', freshUntil: 9e15 })),
+        ),
+    ],
+    [
+      'a sealed page that is not HTML',
+      () =>
+        sealer.seal(
+          pageKey,
+          Buffer.from(JSON.stringify({ contentType: 'text/plain', text: 'PLANTED token: ""', freshUntil: 9e15 })),
+        ),
+    ],
+    ['a sealed value that is not JSON', () => sealer.seal(pageKey, Buffer.from('PLANTED'))],
+  ]
+
+  it.each(hostile)(
+    'ignores %s under the page key, logs it without its content, and fetches the page',
+    async (_name, value) => {
+      const templates = await compileTemplates({ home: '<<widget>>' })
+      const store = await make()
+      await store.set(pageKey, value(), 60_000)
+      const a = instance(store, { proxy: { reuseTokens: false } })
+      agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+      agent.get(WIDGETS).intercept(SIGNIN).reply(200, SIGNED_IN)
+
+      const html = await render(a, templates)
+      expect(html).toContain('srcdoc=')
+      expect(html).not.toContain('PLANTED')
+      expect(storeLines(a.log, /^ignored a value from the shared store$/)).toHaveLength(1)
+      expect(JSON.stringify(a.log.lines)).not.toContain('PLANTED')
+    },
+  )
+})
+
+describe.each(STORES)('a hostile breaker value ($name)', ({ make }) => {
+  it('is ignored and logged without its content: the local breaker decides, and the vendor is called', async () => {
+    const templates = await compileTemplates({ home: '[<<caramelo fallback="down">>]', down: 'down' })
+    const store = await make()
+    await store.set(new Sealer(SECRET_KEYS).storeKey('breaker', 'caramelo'), Buffer.from('PLANTED forever'), 60_000)
+    const a = instance(store)
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_called_00000' })
+
+    await expect(render(a, templates)).resolves.toContain('rtat_called_00000')
+    expect(storeLines(a.log, /^ignored a value from the shared store$/)).toHaveLength(1)
+    expect(JSON.stringify(a.log.lines)).not.toContain('PLANTED')
   })
 })

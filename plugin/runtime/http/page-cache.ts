@@ -92,6 +92,13 @@ export interface WidgetPageCacheOptions {
    * @default 10000
    */
   maxFetchMs?: number
+  /**
+   * Keep pages in this process (undici's cache). `false` when a shared layer
+   * in front (page-cache-shared.ts) keeps them instead: the dispatcher then
+   * only deduplicates, detaches, retries and counts the fetches.
+   * @default true
+   */
+  localCache?: boolean
 }
 
 interface ResolvedWidgetPageCacheOptions {
@@ -103,6 +110,7 @@ interface ResolvedWidgetPageCacheOptions {
   retry: boolean
   maxFetchMs: number
   honorVendorCacheControl: boolean
+  localCache: boolean
 }
 
 /** Checks the options; `path` names them in errors (`options.vendors[0].pageCache`). */
@@ -125,6 +133,7 @@ function resolveWidgetPageCacheOptions(
     onUpstream: options.onUpstream,
     retry: options.retry ?? true,
     honorVendorCacheControl: options.honorVendorCacheControl ?? false,
+    localCache: options.localCache ?? true,
   }
 }
 
@@ -143,8 +152,9 @@ export function widgetPageDispatcher(base: Dispatcher, options: WidgetPageCacheO
   const store = new LruCacheStore({ maxEntries: o.maxEntries, maxEntryBytes: o.maxEntryBytes })
   const chain: Dispatcher.DispatcherComposeInterceptor[] = [
     freshnessDefaults(defaultCacheControl(o), o.honorVendorCacheControl, o.onUpstream),
-    interceptors.deduplicate(),
-    interceptors.cache({ store, methods: ['GET'], type: 'shared' }),
+    ...(o.localCache
+      ? [interceptors.deduplicate(), interceptors.cache({ store, methods: ['GET'], type: 'shared' })]
+      : []),
     interceptors.deduplicate(),
     detachOnAbort(o.maxEntryBytes),
   ]

@@ -17,6 +17,11 @@ const SCRIPT_OPEN = /<script\b/gi
 // The opening `<head` of a head tag: fixed length, one step per position.
 const HEAD_OPEN = /<head(?=[\s/>])/i
 
+/** Whether `page` has exactly one token placeholder: the shape of the vendor's widget page. */
+export function hasOnePlaceholder(page: string): boolean {
+  return (page.match(PLACEHOLDER)?.length ?? 0) === 1
+}
+
 /**
  * Replaces the page's single `token: ""` with the JWT as a JavaScript string.
  * No placeholder (or several) means the vendor changed its page: fail loudly

@@ -13,9 +13,10 @@ import {
   widgetPageDispatcher,
   type WidgetPageCacheOptions,
 } from '../../runtime/http/page-cache.ts'
+import { SharedPageCache } from '../../runtime/http/page-cache-shared.ts'
 import { parseJson } from '../../runtime/http/request.ts'
 import { defineVendor, type EmbedRequest, type Env, type VendorServices } from '../define.ts'
-import { injectToken, withBaseAndNonce } from './page.ts'
+import { hasOnePlaceholder, injectToken, withBaseAndNonce } from './page.ts'
 import {
   resolveTokenReuse,
   tokenCache,
@@ -83,6 +84,8 @@ interface Config {
 interface Resources {
   /** The dispatcher for the widget page GET only: cached, single-flight, one retry. */
   pages: Dispatcher | undefined
+  /** With a shared store: the page fetched once per TTL for every instance. */
+  sharedPages: SharedPageCache | undefined
   tokens: ReusedTokens | undefined
   services: VendorServices
 }
@@ -137,6 +140,7 @@ export const returningProxy = defineVendor<ReturningProxyOptions, Config, Resour
   origins: (config) => [config.origin],
 
   create(config, services) {
+    const { shared } = services
     const pages = config.pageCache
       ? widgetPageDispatcher(services.dispatcher, {
           ...config.pageCache,
@@ -145,9 +149,23 @@ export const returningProxy = defineVendor<ReturningProxyOptions, Config, Resour
           // cache, short enough that a trickling vendor cannot hold a socket.
           maxFetchMs: 5 * services.timeoutMs,
           onUpstream: () => services.cacheMiss('widget_page'),
+          // With a shared store, the shared layer keeps the pages (in memory too).
+          localCache: !shared,
         })
       : undefined
-    return { pages, tokens: tokenCache(config.reuseTokens, services, VENDOR), services }
+    const sharedPages =
+      config.pageCache && shared
+        ? new SharedPageCache({
+            shared,
+            ttlMs: config.pageCache.ttlMs ?? 60_000,
+            maxEntries: config.pageCache.maxEntries ?? 500,
+            maxEntryBytes: services.maxResponseBytes,
+            deadlineMs: services.timeoutMs,
+            now: services.now,
+            valid: hasOnePlaceholder,
+          })
+        : undefined
+    return { pages, sharedPages, tokens: tokenCache(config.reuseTokens, services, VENDOR), services }
   },
 
   async embed(request) {
@@ -231,9 +249,10 @@ async function signIn(request: Request): Promise<string> {
 
 /** The widget page, the same for every user: through the page cache when it is on. */
 async function fetchPage(request: Request, url: URL): Promise<string> {
-  const { pages, services } = request.resources
+  const { pages, sharedPages, services } = request.resources
   if (pages) services.cacheLookup('widget_page')
-  const answer = await request.http({ url, method: 'GET', ...(pages ? { dispatcher: pages } : {}) })
+  const get = () => request.http({ url, method: 'GET', ...(pages ? { dispatcher: pages } : {}) })
+  const answer = sharedPages ? await sharedPages.get(url.href, request.signal, get) : await get()
   if (!/^text\/html\b/i.test(answer.contentType)) {
     throw new VendorError(VENDOR, 'ERR_VENDOR_BODY', `${VENDOR} widget page is not text/html`, {
       status: answer.status,
