@@ -155,6 +155,8 @@ describe('three instances on one Redis, under load', () => {
   })
 
   it('an instance started while Redis is down starts, says so once and serves; once Redis is back, every instance shares through it again', async () => {
+    // The outage's window, from before the kill (a no-op after the first case, which left Redis down).
+    const marks = [...fleet.map((s) => s.logs.length), 0]
     await redis.kill()
     const late = await startServer(fleetEnv(vendors, redis.url, LOAD_USERS))
     extra.push(late)
@@ -168,7 +170,6 @@ describe('three instances on one Redis, under load', () => {
 
     await redis.restart()
     const all = [...fleet, late]
-    const marks = all.map((s) => s.logs.length)
     // A user nobody has seen views one page on each instance in turn: the
     // first instance mints their tokens, the others must find them in Redis.
     // Until every instance has reconnected, a new user per try.
@@ -187,12 +188,16 @@ describe('three instances on one Redis, under load', () => {
       ]
     }
     await expect.poll(tokensMinted, { ...POLL, interval: 200 }).toEqual([1, 1])
+    const lines = all.map((s, i) => warnings(s, marks[i] ?? 0).map((r) => String(r['msg'])))
     console.log(
-      `[redis-fault] after the restart, instances shared a fresh user's tokens by try ${next - CLIENTS.length - 1}`,
+      `[redis-fault] after the restart, the instances shared a fresh user's tokens by try ${next - CLIENTS.length - 1}; ` +
+        `warn lines over this outage per instance (the late one last): ${JSON.stringify(lines.map((l) => l.length))}`,
     )
     for (const [i, server] of all.entries()) {
       expect(await running(server), `instance ${i} is running`).toBe(true)
-      expect(warnings(server, marks[i] ?? 0), `instance ${i}: no warning once Redis is back`).toEqual([])
+      // At most one line for the whole outage: an instance idle while Redis was
+      // down may notice it only once Redis is back, while its client reconnects.
+      expect.soft(lines[i]?.length, `instance ${i}: ${lines[i]?.join(' | ')}`).toBeLessThanOrEqual(1)
     }
   })
 })
