@@ -18,6 +18,10 @@
  *
  * `--cpu-prof=DIR` runs every server under `node --cpu-prof` and leaves the
  * profiles in DIR (open them in Chrome DevTools).
+ *
+ * `--redis` adds (r): (b) with `REDIS_URL` at a redis-server this run starts on
+ * loopback (the test harness's, persistence off), emptied before each cell, so
+ * the cost of sharing state through Redis (issue 11) sits beside (b).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -29,13 +33,15 @@ import ts from 'typescript'
 import { load, percentile, type Load } from './load.ts'
 import { machineBusyMs, procStats, startServer, type ProcStats, type ServerProcess } from './processes.ts'
 import { startVendors, VENDOR_IDS, type VendorCounts, type Vendors } from './vendors.ts'
+import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
 import { printReport, type Cell, type Subject } from './report.ts'
 
 const CONNECTIONS = 10
 const WARMUP_S = 1
 const DURATION_S = 5
 const LATENCIES_MS = [0, 50]
-const SUBJECTS: Subject[] = ['a', 'b', 'c']
+const withRedis = process.argv.includes('--redis')
+const SUBJECTS: Subject[] = withRedis ? ['a', 'b', 'r', 'c'] : ['a', 'b', 'c']
 /** The whole run normally takes about a minute; past this something hangs. */
 const WATCHDOG_MS = 240_000
 
@@ -82,8 +88,9 @@ function transpileHandwritten(): string {
  * stub inside the measured server (server/config.ts), its work counted as the
  * server's and its calls missing from the vendor counts.
  */
-function serverEnv(vendors: Vendors): Record<string, string> {
+function serverEnv(vendors: Vendors, redisUrl?: string): Record<string, string> {
   return {
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     NODE_ENV: 'production',
     SESSION_KEYS: 'bench-session-key-6d1f0b',
     WIDGET_BASE_URL: vendors.returningUrl,
@@ -131,7 +138,7 @@ async function login(server: ServerProcess): Promise<string> {
 
 /** Fails loudly unless the page is what the cell claims to measure (a fallback would make (b) look cheap). */
 async function target(subject: Subject, server: ServerProcess, vendors: Vendors): Promise<Target> {
-  const headers: Record<string, string> = subject === 'b' ? { cookie: await login(server) } : {}
+  const headers: Record<string, string> = subject === 'b' || subject === 'r' ? { cookie: await login(server) } : {}
   const url = `${server.url}${subject === 'a' ? '/login' : '/'}`
   const answer = await fetch(url, { headers, redirect: 'manual' })
   const body = await answer.text()
@@ -175,11 +182,24 @@ async function snapshot(server: ServerProcess, vendors: Vendors): Promise<Snapsh
   }
 }
 
-async function runCell(subject: Subject, latencyMs: number, vendors: Vendors, handwritten: string): Promise<Cell> {
+async function runCell(
+  subject: Subject,
+  latencyMs: number,
+  vendors: Vendors,
+  handwritten: string,
+  redis: RedisServer | undefined,
+): Promise<Cell> {
   await vendors.setLatency(latencyMs)
   const entry = subject === 'c' ? handwritten : SERVER_ENTRY
   const logFile = path.join(LOG_DIR, `${subject}-${latencyMs}ms.log`)
-  const server = await startServer(nodeArgs(entry, subject, latencyMs), serverEnv(vendors), logFile)
+  let redisUrl: string | undefined
+  if (subject === 'r') {
+    if (!redis) throw new Error('(r) needs the redis-server that --redis starts')
+    // Empty for each cell: nothing one cell cached is found by the next.
+    await redis.restart()
+    redisUrl = redis.url
+  }
+  const server = await startServer(nodeArgs(entry, subject, latencyMs), serverEnv(vendors, redisUrl), logFile)
   running.add(server)
   try {
     const startRssKiB = procStats(server.pid).rssKiB
@@ -289,16 +309,19 @@ async function main(): Promise<void> {
   const handwritten = transpileHandwritten()
   const vendors = await startVendors()
   vendorsPid = vendors.pid
+  // The harness kills its redis-server when this process exits, whatever the way.
+  const redis = withRedis ? await RedisServer.start() : undefined
   const cells: Cell[] = []
   try {
     for (const latencyMs of LATENCIES_MS) {
       for (const subject of SUBJECTS) {
         console.error(`[bench] (${subject}) at ${latencyMs} ms vendor latency…`)
-        cells.push(await runCell(subject, latencyMs, vendors, handwritten))
+        cells.push(await runCell(subject, latencyMs, vendors, handwritten, redis))
       }
     }
   } finally {
     await vendors.close()
+    await redis?.dispose()
   }
   printReport(cells, {
     connections: CONNECTIONS,

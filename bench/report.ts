@@ -5,8 +5,11 @@
  */
 import os from 'node:os'
 
-/** (a) the floor, (b) the demo's home page with its directives, (c) the same vendor flows written by hand. */
-export type Subject = 'a' | 'b' | 'c'
+/**
+ * (a) the floor, (b) the demo's home page with its directives, (r) the same
+ * page with `REDIS_URL` (`--redis`), (c) the same vendor flows written by hand.
+ */
+export type Subject = 'a' | 'b' | 'r' | 'c'
 
 /** One page at one vendor latency. */
 export interface Cell {
@@ -54,6 +57,7 @@ export interface RunInfo {
 const LABELS: Record<Subject, string> = {
   a: '(a) demo `GET /login`: same layout, no directive',
   b: '(b) demo `GET /` as alice: `<<widget>>` (proxy, lazy proxy, sdk) + `<<caramelo>>`',
+  r: '(r) = (b) with `REDIS_URL` (redis-server on loopback)',
   c: '(c) hand-written flows (bench/handwritten.ts)',
 }
 
@@ -100,7 +104,23 @@ function ratios(cells: Cell[], latencies: number[]): string[] {
     })
     lines.push(`| ${name} | ${values.join(' | ')} |`)
   }
+  if (cells.some((c) => c.subject === 'r')) lines.push(...redisCost(cells, latencies))
   return lines
+}
+
+/** What Redis adds to (b): p50 and server CPU per view, as differences. */
+function redisCost(cells: Cell[], latencies: number[]): string[] {
+  const diff = (f: (c: Cell) => number): string =>
+    latencies
+      .map((ms) => {
+        const [r, b] = [find(cells, 'r', ms), find(cells, 'b', ms)]
+        return r && b ? `${f(r) - f(b) >= 0 ? '+' : ''}${fixed(f(r) - f(b), 2)} ms` : 'n/a'
+      })
+      .join(' | ')
+  return [
+    `| p50 (r) − (b) | ${diff((c) => c.p50)} |`,
+    `| server CPU / view (r) − (b) | ${diff((c) => (c.cpu.server * 1000) / c.rps)} |`,
+  ]
 }
 
 function goals(cells: Cell[]): string[] {
@@ -108,10 +128,18 @@ function goals(cells: Cell[]): string[] {
   if (!a0 || !b0 || !b50 || !c50) return ['(goals need the cells at 0 and 50 ms)']
   const verdict = (met: boolean): string => (met ? '**met**' : '**missed**')
   const limit = 50 * 1.1 + 5
+  const r50 = find(cells, 'r', 50)
+  const redis = r50
+    ? [
+        `- At 50 ms, Redis adds ≤ 2 ms to the p50 of (b): ${fixed(r50.p50)} vs ${fixed(b50.p50)} ms = ` +
+          `${fixed(r50.p50 - b50.p50, 2)} ms — ${verdict(r50.p50 - b50.p50 <= 2)}`,
+      ]
+    : []
   return [
     `- At 50 ms vendor latency, p50 of (b) ≤ 50 ms × 1.1 + 5 ms = ${fixed(limit)} ms: ${fixed(b50.p50)} ms — ${verdict(b50.p50 <= limit)}`,
     `- At 50 ms, (b) ≥ 2× the throughput of (c): ${Math.round(b50.rps)} vs ${Math.round(c50.rps)} req/s = ${fixed(b50.rps / c50.rps, 2)}× — ${verdict(b50.rps >= 2 * c50.rps)}`,
     `- At 0 ms, (b) ≥ ½ the throughput of (a): ${Math.round(b0.rps)} vs ${Math.round(a0.rps)} req/s = ${fixed(b0.rps / a0.rps, 2)}× — ${verdict(b0.rps >= a0.rps / 2)}`,
+    ...redis,
   ]
 }
 
@@ -132,7 +160,8 @@ export function printReport(cells: Cell[], run: RunInfo): void {
     '',
     ...goals(cells),
     '',
-    `Page sizes: ${(['a', 'b', 'c'] as const)
+    `Page sizes: ${(['a', 'b', 'r', 'c'] as const)
+      .filter((s) => find(cells, s, 0))
       .map((s) => `(${s}) ${find(cells, s, 0)?.bytes ?? 'n/a'} B`)
       .join(', ')}. Vendor failures logged by the demo (fallbacks served): ${cells
       .map((c) => c.failuresLogged)
