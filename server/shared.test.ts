@@ -19,8 +19,8 @@ const redis = useRedisServer()
 const SESSION_KEYS = ['fleet-key-0123456789abcdef']
 const PASSWORD = 'demo-password'
 const UNREACHABLE = /^REDIS_URL .* is unreachable: this instance works from memory until it answers$/
-const OUTAGE = 'shared store (Redis) failed: this instance works from memory until it answers'
-const RECOVERED = 'shared store (Redis) answers again: this instance shares its state again'
+const OUTAGE = 'shared store unavailable; this instance works from its own memory'
+const RECOVERED = 'shared store available again'
 
 const opened: DemoShared[] = []
 let admin: Redis | undefined

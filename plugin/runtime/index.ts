@@ -11,6 +11,7 @@ export type {
   LazyRateLimitOptions,
   SharedStateOptions,
 } from './options.ts'
+export { storeHealth, type StoreHealth } from './store/health.ts'
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts'
 export { RedisStore, type RedisStoreOptions } from './store/redis.ts'
 export { StoreUnavailableError, type SharedStore } from './store/store.ts'

@@ -285,8 +285,16 @@ describe('Redis killed mid-test', () => {
   it('keeps the embeds (vendor called directly), logs one line per outage, and uses Redis again once back', async () => {
     const templates = await compileTemplates({ home: '<<widget>>' })
     const store = await STORES[1]!.make()
+    // Each instance of a fleet has its own connection, and its own account of the store's health.
+    const own = new RedisStore({
+      url: redis().url,
+      keyPrefix: (store as unknown as { prefix: string }).prefix,
+      timeoutMs: 500,
+    })
+    closing.push(own)
+    expect(await own.connect()).toBe(true)
     const exp = clock / 1000 + 300
-    const [a, b] = [instance(store), instance(store)]
+    const [a, b] = [instance(store), instance(own)]
     agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML).persist()
     agent
       .get(WIDGETS)

@@ -59,8 +59,17 @@ export class SharedPageCache {
     const waitUntil = now() + this.options.deadlineMs / 2
     for (;;) {
       const stored = await this.stored(key)
-      if (stored) return answer(this.keep(url, stored))
+      if (stored.page) return answer(this.keep(url, stored.page))
       const claimed = await shared.claim(lockKey, this.options.deadlineMs)
+      if (claimed && !stored.held) {
+        // Another instance may have stored the page and let go of the lock
+        // between our read (nothing there) and our claim: look once more.
+        const late = await this.stored(key)
+        if (late.page) {
+          await shared.remove(lockKey)
+          return answer(this.keep(url, late.page))
+        }
+      }
       if (claimed !== false) return this.fetchAndStore(url, key, claimed ? lockKey : undefined, fetch)
       if (now() >= waitUntil || !(await pause(POLL_MS, signal))) return fetch()
     }
@@ -86,14 +95,17 @@ export class SharedPageCache {
     }
   }
 
-  /** A page from the store that opens, parses and passes the checks; anything else is ignored (and logged). */
-  private async stored(key: string): Promise<StoredPage | undefined> {
+  /**
+   * A page from the store that opens, parses and passes the checks; anything
+   * else is ignored (and logged). `held`: the key held a value, usable or not.
+   */
+  private async stored(key: string): Promise<{ page?: StoredPage; held: boolean }> {
     const { shared, now } = this.options
     const read = await shared.readSealed(key, 'page')
-    if (!read?.value) return undefined
+    if (!read?.value) return { held: read?.held ?? false }
     if (read.value.length > 2 * this.options.maxEntryBytes + 1024) {
       shared.ignored('page', 'it is larger than the largest page stored')
-      return undefined
+      return { held: true }
     }
     let page: Partial<StoredPage> | null
     try {
@@ -108,11 +120,12 @@ export class SharedPageCache {
       !this.acceptable(page as StoredPage)
     ) {
       shared.ignored('page', 'it is not a widget page')
-      return undefined
+      return { held: true }
     }
     // Never kept longer than our own TTL, whatever the value says.
     const freshUntil = Math.min(page.freshUntil, now() + this.options.ttlMs)
-    return freshUntil > now() ? { contentType: page.contentType, text: page.text, freshUntil } : undefined
+    const fresh = freshUntil > now()
+    return fresh ? { page: { contentType: page.contentType, text: page.text, freshUntil }, held: true } : { held: true }
   }
 
   private acceptable(page: StoredPage): boolean {

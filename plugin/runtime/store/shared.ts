@@ -10,23 +10,29 @@
  * with one line naming its purpose, never its content.
  */
 import type { EmbedsLogger } from '../options.ts'
+import { storeHealth, type StoreHealth } from './health.ts'
 import type { Sealer } from './seal.ts'
 import type { SharedStore } from './store.ts'
 
-/** A read that the store answered: `value` is `undefined` when the key holds nothing. */
+/** A read that the store answered: `value` is `undefined` when the key holds nothing (or nothing usable). */
 export interface StoreRead {
   value: Buffer | undefined
+  /** Whether the key held a value, usable or not. */
+  held: boolean
 }
 
 /** The shared store and its sealer, behind calls that never reject. */
 export class SharedState {
-  private down = false
+  private readonly health: StoreHealth
 
   constructor(
     private readonly store: SharedStore,
     private readonly sealer: Sealer,
     private readonly logger: EmbedsLogger,
-  ) {}
+  ) {
+    // The app may use the same store too: one account of its health per process.
+    this.health = storeHealth(store, logger)
+  }
 
   /** The store key of an entry: an HMAC of `parts` (never an email or a token in clear). */
   key(purpose: string, ...parts: string[]): string {
@@ -36,7 +42,7 @@ export class SharedState {
   /** What `key` holds, or `undefined` when the store failed. */
   async read(key: string): Promise<StoreRead | undefined> {
     const done = await this.attempt(() => this.store.get(key))
-    return done && { value: done.result }
+    return done && { value: done.result, held: done.result !== undefined }
   }
 
   /**
@@ -48,7 +54,7 @@ export class SharedState {
     if (!read?.value) return read
     const value = this.sealer.open(key, read.value)
     if (!value) this.ignored(purpose, 'it does not open with the configured secret keys')
-    return { value }
+    return { value, held: true }
   }
 
   /** Stores `value` at `key` for `ttlMs`; `false` when the store failed. */
@@ -82,22 +88,15 @@ export class SharedState {
 
   /** Runs one store call; a failure is `undefined`, logged once per outage. */
   private async attempt<T>(call: () => Promise<T>): Promise<{ result: T } | undefined> {
+    const mark = this.health.mark()
     let result: T
     try {
       result = await call()
     } catch (error) {
-      if (!this.down) {
-        this.down = true
-        // The store's messages name the operation and the cause, never a stored value.
-        const reason = error instanceof Error ? error.message.slice(0, 200) : 'unknown'
-        this.logger.warn({ reason }, 'shared store unavailable; this instance works from its own memory')
-      }
+      this.health.failed(error)
       return undefined
     }
-    if (this.down) {
-      this.down = false
-      this.logger.info({}, 'shared store available again')
-    }
+    this.health.answered(mark)
     return { result }
   }
 }

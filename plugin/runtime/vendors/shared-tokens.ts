@@ -44,8 +44,17 @@ export async function sharedToken(request: SharedTokenRequest): Promise<string> 
   const waitUntil = request.now() + request.deadlineMs / 2
   for (;;) {
     const stored = await storedToken(request, tokenKey)
-    if (stored) return stored
+    if (stored.token) return stored.token
     const claimed = await shared.claim(lockKey, request.deadlineMs)
+    if (claimed && !stored.held) {
+      // Another instance may have stored its token and let go of the lock
+      // between our read (nothing there) and our claim: look once more.
+      const late = await storedToken(request, tokenKey)
+      if (late.token) {
+        await shared.remove(lockKey)
+        return late.token
+      }
+    }
     // Ours, or no store to agree through: mint.
     if (claimed !== false) return mintAndStore(request, tokenKey, claimed ? lockKey : undefined)
     // Another instance is minting: its token should appear shortly.
@@ -53,22 +62,25 @@ export async function sharedToken(request: SharedTokenRequest): Promise<string> 
   }
 }
 
-/** A stored token that opens, is JWT-shaped and is reusable now; anything else is ignored (and logged). */
-async function storedToken(request: SharedTokenRequest, key: string): Promise<string | undefined> {
+/**
+ * A stored token that opens, is JWT-shaped and is reusable now; anything
+ * else is ignored (and logged). `held`: the key held a value, usable or not.
+ */
+async function storedToken(request: SharedTokenRequest, key: string): Promise<{ token?: string; held: boolean }> {
   const read = await request.shared.readSealed(key, 'token')
-  if (!read?.value) return undefined
+  if (!read?.value) return { held: read?.held ?? false }
   const token = read.value.toString('utf8')
   if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
     request.shared.ignored('token', 'it is not a JWT')
-    return undefined
+    return { held: true }
   }
   const until = reusableUntil(token, request.refreshBeforeExpiryMs)
   if (until === undefined) {
     request.shared.ignored('token', 'it has no numeric exp')
-    return undefined
+    return { held: true }
   }
   // Expired, or too close to it: a fresh one is due (not hostile, not logged).
-  return request.now() < until ? token : undefined
+  return request.now() < until ? { token, held: true } : { held: true }
 }
 
 async function mintAndStore(request: SharedTokenRequest, key: string, lockKey: string | undefined): Promise<string> {
