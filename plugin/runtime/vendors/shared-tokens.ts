@@ -16,10 +16,7 @@
  * (AES-GCM, bound to its key name): the store never holds it in clear.
  */
 import { pause, POLL_MS, type SharedState } from '../store/shared.ts'
-import { jwtExpiry } from './token-cache.ts'
-
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
-const MAX_TOKEN_LENGTH = 8192
+import { isJwtShaped, reusableUntil } from './token-cache.ts'
 
 export interface SharedTokenRequest {
   shared: SharedState
@@ -70,7 +67,7 @@ async function storedToken(request: SharedTokenRequest, key: string): Promise<{ 
   const read = await request.shared.readSealed(key, 'token')
   if (!read?.value) return { held: read?.held ?? false }
   const token = read.value.toString('utf8')
-  if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
+  if (!isJwtShaped(token)) {
     request.shared.ignored('token', 'it is not a JWT')
     return { held: true }
   }
@@ -95,9 +92,4 @@ async function mintAndStore(request: SharedTokenRequest, key: string, lockKey: s
     // Those waiting see the token, or (after a failed mint) are free to try.
     if (lockKey) await shared.remove(lockKey)
   }
-}
-
-function reusableUntil(token: string, refreshBeforeExpiryMs: number): number | undefined {
-  const exp = jwtExpiry(token)
-  return exp === undefined ? undefined : exp * 1000 - refreshBeforeExpiryMs
 }

@@ -50,6 +50,24 @@ export function resolveTokenCacheOptions(options: TokenCacheOptions, path = 'opt
   }
 }
 
+// Three base64url parts: header, payload and signature.
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+const MAX_JWT_LENGTH = 8192
+
+/** Whether `token` is a string shaped like a JWT, of at most 8192 characters (a vendor's token is checked with it). */
+export function isJwtShaped(token: unknown): token is string {
+  return typeof token === 'string' && token.length <= MAX_JWT_LENGTH && JWT_SHAPE.test(token)
+}
+
+/**
+ * Until when (ms) `token` may be handed out again: `refreshBeforeExpiryMs`
+ * before its `exp`; `undefined` when it has no readable `exp`.
+ */
+export function reusableUntil(token: string, refreshBeforeExpiryMs: number): number | undefined {
+  const exp = jwtExpiry(token)
+  return exp === undefined ? undefined : exp * 1000 - refreshBeforeExpiryMs
+}
+
 /**
  * The `exp` claim of a JWT, in seconds, or `undefined` when the token has no
  * readable numeric `exp`. The signature is not checked: the token is the
@@ -135,11 +153,9 @@ export class TokenCache {
   }
 
   private store(key: string, token: string): void {
-    const exp = jwtExpiry(token)
-    if (exp === undefined) return
-    const reusableUntil = exp * 1000 - this.options.refreshBeforeExpiryMs
-    if (this.options.now() >= reusableUntil) return
-    this.entries.set(key, { token, reusableUntil })
+    const until = reusableUntil(token, this.options.refreshBeforeExpiryMs)
+    if (until === undefined || this.options.now() >= until) return
+    this.entries.set(key, { token, reusableUntil: until })
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.options.maxEntries) break
       this.entries.delete(oldest)

@@ -15,6 +15,7 @@ import {
 } from '../../runtime/http/page-cache.ts'
 import { SharedPageCache } from '../../runtime/http/page-cache-shared.ts'
 import { parseJson } from '../../runtime/http/request.ts'
+import { isJwtShaped } from '../../runtime/vendors/token-cache.ts'
 import { defineVendor, type EmbedRequest, type Env, type VendorServices } from '../define.ts'
 import { hasOnePlaceholder, injectToken, withBaseAndNonce } from './page.ts'
 import {
@@ -32,7 +33,6 @@ import {
 } from './widget.ts'
 
 const VENDOR = 'returning-proxy'
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 // Printable ASCII without spaces: what an HTTP header value can carry unambiguously.
 const HEADER_SAFE_EMAIL = /^[\x21-\x7e]+@[\x21-\x7e]+$/
 // The widget runs in an opaque origin: it cannot read our cookies or DOM.
@@ -239,7 +239,7 @@ async function signIn(request: Request): Promise<string> {
     },
   })
   const token = (parseJson(VENDOR, answer) as { token?: unknown } | null)?.token
-  if (typeof token !== 'string' || token.length > 8192 || !JWT_SHAPE.test(token)) {
+  if (!isJwtShaped(token)) {
     throw new VendorError(VENDOR, 'ERR_VENDOR_BODY', `${VENDOR} sign-in answer has no JWT-shaped 'token'`, {
       status: answer.status,
     })

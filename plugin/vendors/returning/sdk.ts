@@ -9,6 +9,7 @@ import { VendorError } from '../../errors.ts'
 import { httpUrl, oneOfOption, optionsObject, required } from '../../runtime/check.ts'
 import { escapeHtml } from '../../runtime/encode.ts'
 import { parseJson } from '../../runtime/http/request.ts'
+import { isJwtShaped } from '../../runtime/vendors/token-cache.ts'
 import { defineVendor, type EmbedRequest, type EmbedsUser, type Env, type VendorServices } from '../define.ts'
 import { oneOf } from '../rules.ts'
 import {
@@ -26,7 +27,6 @@ const VENDOR = 'returning-sdk'
 /** The widget types the SDK has an element for. */
 export const SDK_WIDGET_TYPES = ['store', 'channel', 'milestone', 'social', 'currency'] as const
 export type SdkWidgetType = (typeof SDK_WIDGET_TYPES)[number]
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 // The vendor's identifier fields are `data-*` names configured per widget.
 const IDENTIFIER_NAME = /^data-[a-z0-9][a-z0-9-]{0,62}$/
 const USER_FIELDS = ['id', 'email', 'name', 'lang'] as const
@@ -197,7 +197,7 @@ async function mintToken(
   })
   const data = (parseJson(VENDOR, answer) as { data?: { embedToken?: unknown } } | null)?.data
   const token = data?.embedToken
-  if (typeof token !== 'string' || token.length > 8192 || !JWT_SHAPE.test(token)) {
+  if (!isJwtShaped(token)) {
     throw new VendorError(VENDOR, 'ERR_VENDOR_BODY', `${VENDOR} token answer has no JWT-shaped 'data.embedToken'`, {
       status: answer.status,
     })
