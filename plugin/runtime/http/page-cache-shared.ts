@@ -15,7 +15,7 @@
  * secret is ignored rather than rendered. What opens is still checked: its
  * size, its content type and its shape (`valid`).
  */
-import { pause, POLL_MS, type SharedState } from '../store/shared.ts'
+import { fleetOnce, type SharedState } from '../store/shared.ts'
 import type { VendorAnswer } from './request.ts'
 
 export interface SharedPageCacheOptions {
@@ -55,44 +55,30 @@ export class SharedPageCache {
     const kept = this.fresh(url)
     if (kept) return answer(kept)
     const key = shared.key('page', url)
-    const lockKey = shared.key('page-fetch', url)
-    const waitUntil = now() + this.options.deadlineMs / 2
-    for (;;) {
-      const stored = await this.stored(key)
-      if (stored.page) return answer(this.keep(url, stored.page))
-      const claimed = await shared.claim(lockKey, this.options.deadlineMs)
-      if (claimed && !stored.held) {
-        // Another instance may have stored the page and let go of the lock
-        // between our read (nothing there) and our claim: look once more.
-        const late = await this.stored(key)
-        if (late.page) {
-          await shared.remove(lockKey)
-          return answer(this.keep(url, late.page))
-        }
-      }
-      if (claimed !== false) return this.fetchAndStore(url, key, claimed ? lockKey : undefined, fetch)
-      if (now() >= waitUntil || !(await pause(POLL_MS, signal))) return fetch()
-    }
+    return fleetOnce(shared, {
+      lockKey: shared.key('page-fetch', url),
+      lockMs: this.options.deadlineMs,
+      waitUntil: now() + this.options.deadlineMs / 2,
+      now,
+      signal,
+      lookup: async () => {
+        const stored = await this.stored(key)
+        return stored.page ? { value: answer(this.keep(url, stored.page)), held: true } : stored
+      },
+      make: () => this.fetchAndStore(url, key, fetch),
+      alone: fetch,
+    })
   }
 
-  private async fetchAndStore(
-    url: string,
-    key: string,
-    lockKey: string | undefined,
-    fetch: () => Promise<VendorAnswer>,
-  ): Promise<VendorAnswer> {
+  private async fetchAndStore(url: string, key: string, fetch: () => Promise<VendorAnswer>): Promise<VendorAnswer> {
     const { shared, now, ttlMs } = this.options
-    try {
-      const fetched = await fetch()
-      const page = { contentType: fetched.contentType, text: fetched.text, freshUntil: now() + ttlMs }
-      if (fetched.status === 200 && this.acceptable(page)) {
-        this.keep(url, page)
-        await shared.writeSealed(key, Buffer.from(JSON.stringify(page), 'utf8'), ttlMs)
-      }
-      return fetched
-    } finally {
-      if (lockKey) await shared.remove(lockKey)
+    const fetched = await fetch()
+    const page = { contentType: fetched.contentType, text: fetched.text, freshUntil: now() + ttlMs }
+    if (fetched.status === 200 && this.acceptable(page)) {
+      this.keep(url, page)
+      await shared.writeSealed(key, Buffer.from(JSON.stringify(page), 'utf8'), ttlMs)
     }
+    return fetched
   }
 
   /**

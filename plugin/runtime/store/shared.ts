@@ -110,7 +110,7 @@ function wholeMs(ttlMs: number): number {
  * Waits `ms` milliseconds, for polling the store; `false` at once when
  * `signal` is (or becomes) aborted. The timer never holds the process up.
  */
-export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false)
   return new Promise((resolve) => {
     const done = (waited: boolean) => {
@@ -126,4 +126,49 @@ export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** How often an instance waiting for another's fetch or mint looks at the store. */
-export const POLL_MS = 20
+const POLL_MS = 20
+
+/** A value the fleet makes once (a token, a page) and keeps in the store for the others. */
+export interface FleetOnce<T> {
+  /** Held by the instance that makes the value, for `lockMs` at most. */
+  lockKey: string
+  lockMs: number
+  /** When an instance waiting for another's value stops and makes its own. */
+  waitUntil: number
+  now: () => number
+  signal: AbortSignal
+  /** What the store holds: `value` when usable; `held` when the key held anything, usable or not. */
+  lookup: () => Promise<{ value?: T; held: boolean }>
+  /** Makes the value and stores it (the lock, if taken, is released afterwards). */
+  make: () => Promise<T>
+  /** Makes the value for this render only: another instance holds the lock and nothing came in time. */
+  alone: () => Promise<T>
+}
+
+/**
+ * The value from the store, else made by the one instance that takes the
+ * lock while the others poll the store for it; with a store that fails,
+ * made here. Of concurrent calls across the fleet, one makes the value.
+ */
+export async function fleetOnce<T>(shared: SharedState, o: FleetOnce<T>): Promise<T> {
+  for (;;) {
+    const stored = await o.lookup()
+    if (stored.value !== undefined) return stored.value
+    const claimed = await shared.claim(o.lockKey, o.lockMs)
+    // No store to agree through: make it here.
+    if (claimed === undefined) return o.make()
+    if (claimed) {
+      try {
+        // Another instance may have stored the value and let go of the lock
+        // between our read (nothing there) and our claim: look once more.
+        const late = stored.held ? undefined : await o.lookup()
+        return late?.value !== undefined ? late.value : await o.make()
+      } finally {
+        // Those waiting see the value, or (after a failure) are free to try.
+        await shared.remove(o.lockKey)
+      }
+    }
+    // Another instance is making it: it should appear shortly.
+    if (o.now() >= o.waitUntil || !(await pause(POLL_MS, o.signal))) return o.alone()
+  }
+}

@@ -15,7 +15,7 @@
  * Keys are HMACs of the vendor and the user's opaque key; the token is sealed
  * (AES-GCM, bound to its key name): the store never holds it in clear.
  */
-import { pause, POLL_MS, type SharedState } from '../store/shared.ts'
+import { fleetOnce, type SharedState } from '../store/shared.ts'
 import { isJwtShaped, reusableUntil } from './token-cache.ts'
 
 export interface SharedTokenRequest {
@@ -34,36 +34,26 @@ export interface SharedTokenRequest {
 }
 
 /** The user's token from the store, or minted (and stored) by this instance. */
-export async function sharedToken(request: SharedTokenRequest): Promise<string> {
+export function sharedToken(request: SharedTokenRequest): Promise<string> {
   const { shared, vendor, userKey } = request
   const tokenKey = shared.key('token', vendor, userKey)
-  const lockKey = shared.key('mint', vendor, userKey)
-  const waitUntil = request.now() + request.deadlineMs / 2
-  for (;;) {
-    const stored = await storedToken(request, tokenKey)
-    if (stored.token) return stored.token
-    const claimed = await shared.claim(lockKey, request.deadlineMs)
-    if (claimed && !stored.held) {
-      // Another instance may have stored its token and let go of the lock
-      // between our read (nothing there) and our claim: look once more.
-      const late = await storedToken(request, tokenKey)
-      if (late.token) {
-        await shared.remove(lockKey)
-        return late.token
-      }
-    }
-    // Ours, or no store to agree through: mint.
-    if (claimed !== false) return mintAndStore(request, tokenKey, claimed ? lockKey : undefined)
-    // Another instance is minting: its token should appear shortly.
-    if (request.now() >= waitUntil || !(await pause(POLL_MS, request.signal))) return request.mint()
-  }
+  return fleetOnce(shared, {
+    lockKey: shared.key('mint', vendor, userKey),
+    lockMs: request.deadlineMs,
+    waitUntil: request.now() + request.deadlineMs / 2,
+    now: request.now,
+    signal: request.signal,
+    lookup: () => storedToken(request, tokenKey),
+    make: () => mintAndStore(request, tokenKey),
+    alone: request.mint,
+  })
 }
 
 /**
  * A stored token that opens, is JWT-shaped and is reusable now; anything
  * else is ignored (and logged). `held`: the key held a value, usable or not.
  */
-async function storedToken(request: SharedTokenRequest, key: string): Promise<{ token?: string; held: boolean }> {
+async function storedToken(request: SharedTokenRequest, key: string): Promise<{ value?: string; held: boolean }> {
   const read = await request.shared.readSealed(key, 'token')
   if (!read?.value) return { held: read?.held ?? false }
   const token = read.value.toString('utf8')
@@ -77,19 +67,13 @@ async function storedToken(request: SharedTokenRequest, key: string): Promise<{ 
     return { held: true }
   }
   // Expired, or too close to it: a fresh one is due (not hostile, not logged).
-  return request.now() < until ? { token, held: true } : { held: true }
+  return request.now() < until ? { value: token, held: true } : { held: true }
 }
 
-async function mintAndStore(request: SharedTokenRequest, key: string, lockKey: string | undefined): Promise<string> {
-  const { shared } = request
-  try {
-    const token = await request.mint()
-    const until = reusableUntil(token, request.refreshBeforeExpiryMs)
-    const ttlMs = until === undefined ? 0 : until - request.now()
-    if (ttlMs >= 1) await shared.writeSealed(key, Buffer.from(token, 'utf8'), ttlMs)
-    return token
-  } finally {
-    // Those waiting see the token, or (after a failed mint) are free to try.
-    if (lockKey) await shared.remove(lockKey)
-  }
+async function mintAndStore(request: SharedTokenRequest, key: string): Promise<string> {
+  const token = await request.mint()
+  const until = reusableUntil(token, request.refreshBeforeExpiryMs)
+  const ttlMs = until === undefined ? 0 : until - request.now()
+  if (ttlMs >= 1) await request.shared.writeSealed(key, Buffer.from(token, 'utf8'), ttlMs)
+  return token
 }
