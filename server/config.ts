@@ -110,7 +110,7 @@ export function sessionKeys(env: Env, log: Logger, dev: boolean): string[] {
  * never used as is for anything else.
  */
 export function lazySigningKeys(sessionKeys: readonly string[]): string[] {
-  return sessionKeys.map((key) => createHmac('sha256', key).update('eta-embeds lazy widget urls').digest('base64url'))
+  return derivedKeys(sessionKeys, 'eta-embeds lazy widget urls')
 }
 
 /**
@@ -123,7 +123,12 @@ export function lazySigningKeys(sessionKeys: readonly string[]): string[] {
  * length of the session key (development accepts short ones).
  */
 export function storeSecretKeys(sessionKeys: readonly string[]): string[] {
-  return sessionKeys.map((key) => createHmac('sha256', key).update('eta-embeds shared store').digest('base64url'))
+  return derivedKeys(sessionKeys, 'eta-embeds shared store')
+}
+
+/** One key per session key, in the ring's order: an HMAC of `label`, so each purpose has keys of its own. */
+function derivedKeys(sessionKeys: readonly string[], label: string): string[] {
+  return sessionKeys.map((key) => createHmac('sha256', key).update(label).digest('base64url'))
 }
 
 /**

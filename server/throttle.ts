@@ -28,6 +28,7 @@ import {
   type IRateLimiterOptions,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible'
+import { integer } from '../plugin/runtime/check.ts'
 import { Sealer } from '../plugin/runtime/store/seal.ts'
 import type { DemoShared } from './shared.ts'
 
@@ -54,14 +55,8 @@ export interface Refusal {
   retryAfterMs: number
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!Number.isInteger(v) || v <= 0) throw new TypeError(`options.${name} must be a positive integer, got ${value}`)
-  return v
-}
-
 function wholeSeconds(name: string, value: number | undefined, fallback: number): number {
-  const v = positiveInteger(name, value, fallback)
+  const v = integer(`options.${name}`, value, fallback)
   // The limiters count in seconds (and so does Redis, where they will move).
   if (v % 1000 !== 0) throw new TypeError(`options.${name} must be a whole number of seconds in ms, got ${value}`)
   return v
@@ -70,9 +65,9 @@ function wholeSeconds(name: string, value: number | undefined, fallback: number)
 /** Fills the defaults; throws a `TypeError` naming the bad option. */
 export function resolveThrottleOptions(options: LoginThrottleOptions): ResolvedLoginThrottleOptions {
   return {
-    maxFailures: positiveInteger('maxFailures', options.maxFailures, 5),
+    maxFailures: integer('options.maxFailures', options.maxFailures, 5),
     windowMs: wholeSeconds('windowMs', options.windowMs, 15 * 60 * 1000),
-    failureBudget: positiveInteger('failureBudget', options.failureBudget, 100),
+    failureBudget: integer('options.failureBudget', options.failureBudget, 100),
     budgetWindowMs: wholeSeconds('budgetWindowMs', options.budgetWindowMs, 60 * 1000),
   }
 }
