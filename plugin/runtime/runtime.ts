@@ -65,10 +65,11 @@ export interface Runtime {
 export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
   const dispatcher = options.dispatcher ?? defaultAgent(options.timeoutMs)
   const logger = options.logger ?? pino({ name: 'eta-embeds' })
-  const builtins = new Set(definitionsOf().map((d) => d.name))
+  const builtins = definitionsOf()
+  const builtinNames = new Set(builtins.map((d) => d.name))
   const vocabulary = new Vocabulary([
-    ...definitionsOf(),
-    ...options.vendors.map((v) => v.definition).filter((d) => !builtins.has(d.name)),
+    ...builtins,
+    ...options.vendors.map((v) => v.definition).filter((d) => !builtinNames.has(d.name)),
   ])
   const metrics = new EmbedsMetrics(options.vendors.flatMap((v) => v.definition.caches ?? []))
   const sealer = options.shared && new Sealer(options.shared.secretKeys, 'options.shared.secretKeys')

@@ -53,7 +53,8 @@ export async function serveLazyFrame(
   )
   const site = { directive, loc: runtime.options.lazyPath, fallback: target.attributes['fallback'] }
   const { html } = await settle(runtime, entry, call, site, (name) => renderFallback(name, nonce))
-  const body = call.aborted || !(await succeeded(call)) ? fallbackDocument(html) : html
+  // Nothing aborts this call: `html` is the vendor's document, or a fallback fragment when it failed.
+  const body = (await succeeded(call)) ? html : fallbackDocument(html)
   setTokenPageHeaders(
     ctx,
     nonce,
@@ -69,6 +70,7 @@ function flowOf(entry: VendorEntry): Record<string, string> {
   return entry.definition.flow ? { flow: entry.definition.flow } : {}
 }
 
+/** Whether the call's vendor work succeeded (it has settled by now). */
 async function succeeded(call: { result: Promise<unknown> }): Promise<boolean> {
   return call.result.then(
     () => true,
