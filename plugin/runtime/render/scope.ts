@@ -78,15 +78,16 @@ export class RenderScope implements DirectiveHost {
       this.perPage.add(info.name)
     }
     const attrs = { ...info.attributes, ...this.validated(info, dynamic) }
-    const entry = this.runtime.select(info.name, attrs, info.loc)
+    // A call prefetched for these very attributes had its flow selected then.
+    const prefetched = this.prefetched.get(keyOf(info.name, attrs))?.shift()
+    const entry = prefetched?.entry ?? this.runtime.select(info.name, attrs, info.loc)
     const { user } = this.page
     const renderFallback = (name: string) => this.eta.renderAsync(name, it)
     let embed: Promise<Embed>
     if (!user) embed = fallback(this.runtime.logger, attrs['fallback'], renderFallback).then((html) => ({ html }))
     else if (attrs['loading'] === 'lazy') embed = Promise.resolve({ html: this.lazyFrame(entry, attrs) })
     else {
-      const key = keyOf(info.name, attrs)
-      const call = this.prefetched.get(key)?.shift()?.call ?? this.start(entry, attrs, user)
+      const call = prefetched?.call ?? this.start(entry, attrs, user)
       const site = { directive: info.name, loc: info.loc, fallback: attrs['fallback'] }
       embed = settle(this.runtime, entry, call, site, renderFallback)
     }
