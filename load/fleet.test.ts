@@ -8,6 +8,7 @@
  * fleet; the breaker case, which leaves Caramelo switched off, comes last but
  * for the scan of Redis, which reads what all the others stored.
  */
+import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
 import {
@@ -68,6 +69,20 @@ function tally(values: string[]): Record<string, number> {
   const out: Record<string, number> = {}
   for (const v of values) out[v] = (out[v] ?? 0) + 1
   return out
+}
+
+/** Resolves once `server`'s /metrics shows `vendor`'s breaker open; fails after 15 s of polling. */
+async function breakerOpen(server: ServerProcess, vendor: string): Promise<void> {
+  const line = `eta_embeds_breaker_open{vendor="${vendor}"} 1`
+  let last = ''
+  for (const start = Date.now(); Date.now() - start < 15_000; await new Promise((r) => setTimeout(r, 50))) {
+    const res = await request(`${server.url}/metrics`, {
+      headers: { authorization: `Bearer ${CANARIES.metricsToken}` },
+    })
+    last = await res.body.text()
+    if (last.split('\n').includes(line)) return
+  }
+  throw new Error(`${server.url}/metrics never showed ${line}; last answer:\n${last}`)
 }
 
 function expectWholePage(page: Page, name: string): void {
@@ -186,6 +201,9 @@ describe('three instances on one Redis, round-robin', () => {
     }
     const opened = calls()
 
+    // The others learn it from their background sync of the store (every
+    // second), not on a page's path: wait for each one's own account of it.
+    for (const server of fleet) await breakerOpen(server, 'caramelo')
     for (const [i, server] of fleet.entries()) {
       const page = await getPage(server.url, cookie)
       expect(page.status, `instance ${i}`).toBe(200)

@@ -6,6 +6,7 @@ import { returningProxy } from '../vendors/returning/proxy.ts'
 import { returningSdk } from '../vendors/returning/sdk.ts'
 import { resolveOptions, type EmbedsOptions } from './options.ts'
 import { createRuntime } from './runtime.ts'
+import { MemoryStore } from './store/memory.ts'
 import { recordingLogger, TEST_VENDORS } from './test-helpers.ts'
 
 // Counts the pools and loggers made anywhere in the runtime, to show that
@@ -221,6 +222,10 @@ describe('resolveOptions: errors name the option by its full path', () => {
     [{ lazyRateLimit: { perMs: 500 } }, 'options.lazyRateLimit.perMs must be an integer of at least 1000, got 500'],
     [{ lazyPath: 'widget' }, "options.lazyPath must be an absolute URL path such as '/_embeds/widget', got 'widget'"],
     [{ lazySigningKeys: [] }, 'options.lazySigningKeys must be a non-empty array of strings'],
+    [
+      { shared: { store: new MemoryStore(), secretKeys: ['s'.repeat(32)], breakerSyncMs: 0 } },
+      'options.shared.breakerSyncMs must be a positive integer, got 0',
+    ],
     [
       { lazySigningKeys: ['lazy-key-0123456789abcdef', 'short'] },
       'options.lazySigningKeys[1] must be at least 16 characters (use 32 random bytes)',

@@ -43,6 +43,13 @@ export interface SharedStateOptions {
    * putting a new one first.
    */
   secretKeys: readonly string[]
+  /**
+   * How often this instance reads the fleet's circuit breakers from the
+   * store, in milliseconds: a breaker opened on another instance is open here
+   * within this time. Pages never wait for that read.
+   * @default 1000
+   */
+  breakerSyncMs?: number
 }
 
 export interface EmbedsOptions {
@@ -112,7 +119,7 @@ export interface ResolvedEmbedsOptions {
   lazyRateLimit: Required<LazyRateLimitOptions> | false
   breaker: Required<BreakerOptions> | false
   now: () => number
-  shared: { store: SharedStore; secretKeys: readonly string[] } | undefined
+  shared: { store: SharedStore; secretKeys: readonly string[]; breakerSyncMs: number } | undefined
 }
 
 /** Checks and fills defaults. Pure: creates nothing. Throws a `TypeError` naming the option by its full path. */
@@ -144,7 +151,11 @@ function sharedState(value: SharedStateOptions | undefined): ResolvedEmbedsOptio
   }
   // Checks the keys as the runtime will use them: lengths, and at least one.
   new Sealer(o.secretKeys, 'options.shared.secretKeys')
-  return { store: o.store, secretKeys: [...o.secretKeys] }
+  return {
+    store: o.store,
+    secretKeys: [...o.secretKeys],
+    breakerSyncMs: integer('options.shared.breakerSyncMs', o.breakerSyncMs, 1000),
+  }
 }
 
 function resolveVendors(vendors: readonly ConfiguredVendor[] | undefined): ResolvedVendor[] {

@@ -17,7 +17,7 @@ import { definitionsOf } from '../vendors/registry.ts'
 import { Vocabulary } from '../vendors/vocabulary.ts'
 import { EmbedsMetrics } from './metrics.ts'
 import type { EmbedsLogger, ResolvedEmbedsOptions } from './options.ts'
-import { CircuitBreaker } from './vendors/breaker.ts'
+import { CircuitBreaker, type BreakerState } from './vendors/breaker.ts'
 import { LazyUrlSigner } from './vendors/lazy-url.ts'
 import { SharedBreaker } from './vendors/shared-breaker.ts'
 import { Sealer } from './store/seal.ts'
@@ -58,6 +58,8 @@ export interface Runtime {
    * configuration mistake (no adapter, a flow not configured, a missing id).
    */
   select: (directive: string, attrs: Readonly<Record<string, string>>, loc: string) => VendorEntry
+  /** Reads the fleet's breakers from the shared store now (it also happens every `breakerSyncMs`). */
+  syncBreakers: () => Promise<void>
   /** Closes the pool the runtime made (after requests in flight, within a grace period). */
   close: () => Promise<void>
 }
@@ -90,11 +92,11 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
   }
   const vendors = new Map<string, VendorEntry>()
   for (const { definition, config } of options.vendors) {
-    vendors.set(definition.name, {
+    const entry: VendorEntry = {
       definition,
       config,
       resources: definition.create?.(config, services),
-      breaker: breakerFor(definition.name, options, metrics, logger),
+      breaker: undefined,
       sharedBreaker:
         shared && options.breaker
           ? new SharedBreaker(shared, {
@@ -104,8 +106,12 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
               now: options.now,
             })
           : undefined,
-    })
+    }
+    entry.breaker = breakerFor(entry, options, metrics, logger)
+    vendors.set(definition.name, entry)
   }
+  const breakerSync =
+    options.shared && syncBreakers([...vendors.values()], options.shared.breakerSyncMs, metrics, logger)
   return {
     options,
     logger,
@@ -121,7 +127,9 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
       : undefined,
     userKey,
     select: (directive, attrs, loc) => select(vocabulary, vendors, directive, attrs, loc),
+    syncBreakers: () => breakerSync?.now() ?? Promise.resolve(),
     close: async () => {
+      breakerSync?.stop()
       if (options.dispatcher) return
       // Let requests in flight finish, but not forever: a vendor that keeps
       // a connection open must not hold the process up.
@@ -139,21 +147,68 @@ function localUserKey(): (user: EmbedsUser) => string {
 }
 
 function breakerFor(
-  vendor: string,
+  entry: VendorEntry,
   options: ResolvedEmbedsOptions,
   metrics: EmbedsMetrics,
   logger: EmbedsLogger,
 ): CircuitBreaker | undefined {
   if (!options.breaker) return undefined
+  const vendor = entry.definition.name
   metrics.breakerState(vendor, 'closed')
   return new CircuitBreaker({
     ...options.breaker,
     now: options.now,
     onChange: (from, to) => {
-      metrics.breakerState(vendor, to)
+      metrics.breakerState(vendor, effectiveState(to, entry.sharedBreaker))
       logger.warn({ vendor, from, to }, `circuit breaker ${to}`)
     },
   })
+}
+
+/** Where a vendor's calls stand on this instance: refused when its own breaker or the fleet's says so. */
+function effectiveState(local: BreakerState, fleet: SharedBreaker | undefined): BreakerState {
+  const shared = fleet?.state()
+  if (local === 'open' || shared === 'open') return 'open'
+  return shared ?? local
+}
+
+/**
+ * Reads the fleet's breakers now and every `intervalMs` (a timer that never
+ * holds the process up), and reports where each vendor stands: a breaker
+ * opened on another instance shows as open in this instance's metrics, and
+ * is logged once when this instance learns of it.
+ */
+function syncBreakers(
+  entries: readonly VendorEntry[],
+  intervalMs: number,
+  metrics: EmbedsMetrics,
+  logger: EmbedsLogger,
+): { now: () => Promise<void>; stop: () => void } | undefined {
+  const synced = entries.flatMap((entry) => (entry.sharedBreaker ? [{ entry, fleet: entry.sharedBreaker }] : []))
+  if (synced.length === 0) return undefined
+  // Vendors whose fleet-wide opening this instance logged (it logs its own breaker's changes already).
+  const told = new Set<string>()
+  const now = async (): Promise<void> => {
+    await Promise.all(synced.map(({ fleet }) => fleet.refresh()))
+    for (const { entry, fleet } of synced) {
+      const vendor = entry.definition.name
+      const fleetOpen = fleet.state() !== undefined
+      if (fleetOpen && !told.has(vendor) && entry.breaker?.state !== 'open') {
+        told.add(vendor)
+        logger.warn({ vendor }, 'circuit breaker open across the fleet')
+      } else if (!fleetOpen && told.delete(vendor)) {
+        logger.warn({ vendor }, 'circuit breaker closed across the fleet')
+      }
+      if (entry.breaker) metrics.breakerState(vendor, effectiveState(entry.breaker.state, fleet))
+    }
+  }
+  // A tick skipped while the last one still waits for a slow store: no pile-up.
+  let ticking: Promise<void> | undefined
+  const tick = () => void (ticking ??= now().finally(() => (ticking = undefined)))
+  tick()
+  const timer = setInterval(tick, intervalMs)
+  timer.unref()
+  return { now, stop: () => clearInterval(timer) }
 }
 
 /**

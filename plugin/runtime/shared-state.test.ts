@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis'
 import { MockAgent } from 'undici'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { caramelo } from '../vendors/caramelo/index.ts'
 import { returningProxy, type ReturningProxyOptions } from '../vendors/returning/proxy.ts'
 import { returningSdk } from '../vendors/returning/sdk.ts'
@@ -52,11 +52,14 @@ const redis = useRedisServer()
 let clock: number
 let prefixes = 0
 const closing: SharedStore[] = []
+const runtimes: Runtime[] = []
 
 beforeEach(() => {
   clock = 1_800_000_000_000
 })
 afterEach(async () => {
+  // The runtimes first: their breaker sync must not outlive the store.
+  await Promise.all(runtimes.splice(0).map((runtime) => runtime.close()))
   await Promise.all(closing.splice(0).map((store) => store.close()))
 })
 
@@ -100,11 +103,24 @@ function instance(
     shared: { store, secretKeys: SECRET_KEYS },
     ...rest,
   })
+  runtimes.push(runtime)
   return Object.assign(runtime, { log })
 }
 
 function render(runtime: Runtime, templates: TemplateMap, user: typeof TEST_USER | typeof BOB = TEST_USER) {
   return renderPage(runtime, templates, 'home', {}, { user, nonce: TEST_NONCE, acceptLanguage: undefined })
+}
+
+/** `store`, recording the name of every call made through it. */
+function counting<S extends SharedStore>(store: S): S & { calls: string[] } {
+  const calls: string[] = []
+  const methods = ['get', 'set', 'setIfAbsent', 'delete', 'increment'] as const
+  const wrapped = Object.create(store) as S & { calls: string[] }
+  for (const method of methods) {
+    const call = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>
+    Object.assign(wrapped, { [method]: (...args: unknown[]) => (calls.push(method), call(...args)) })
+  }
+  return Object.assign(wrapped, { calls })
 }
 
 function storeLines(log: Logger, message: RegExp) {
@@ -351,6 +367,8 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     for (let i = 0; i < 2; i++) await expect(render(a, templates)).resolves.toBe('[down]')
     expect(a.vendors.get('caramelo')?.breaker?.state).toBe('open')
 
+    // b learns it at its next sync (every breakerSyncMs; here, now), not on the page's path.
+    await b.syncBreakers()
     // No interceptor is left: a call from b would fail differently (and be counted as a call).
     await expect(render(b, templates)).resolves.toBe('[down]')
     expect(b.metrics.snapshot().vendorCalls['caramelo'] ?? 0).toBe(0)
@@ -365,10 +383,68 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     const calls = (r: Runtime) => r.metrics.snapshot().vendorCalls['caramelo'] ?? 0
     expect(calls(a) + calls(b)).toBe(3)
 
-    // The probe worked: closed for both.
+    // The probe worked: closed for both (the other instance at its next sync).
+    await Promise.all([a.syncBreakers(), b.syncBreakers()])
     agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_after_000000' }).times(2)
     await expect(render(a, templates)).resolves.toContain('rtat_after_000000')
     await expect(render(b, templates)).resolves.toContain('rtat_after_000000')
+  })
+
+  it('makes no store call on the page path while the circuit is closed, or open across the fleet', async () => {
+    const templates = await compileTemplates({ home: '[<<caramelo fallback="down">>]', down: 'down' })
+    const store = counting(await make())
+    const [a, b] = [instance(store, { breaker: BREAKER }), instance(store, { breaker: BREAKER })]
+    await Promise.all([a.syncBreakers(), b.syncBreakers()])
+
+    agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_closed_00000' })
+    store.calls.length = 0
+    await expect(render(b, templates)).resolves.toContain('rtat_closed_00000')
+    expect(store.calls).toEqual([])
+
+    agent.get(CARAMELO).intercept(AUTH).reply(503, 'busy').times(2)
+    for (let i = 0; i < 2; i++) await render(a, templates)
+    await b.syncBreakers()
+    store.calls.length = 0
+    await expect(render(b, templates)).resolves.toBe('[down]')
+    expect(store.calls).toEqual([])
+    expect(b.metrics.snapshot().vendorFailures['caramelo']).toEqual({ ERR_VENDOR_CIRCUIT_OPEN: 1 })
+  })
+
+  it('learns of a breaker opened elsewhere within breakerSyncMs: shown open in its metrics, logged once', async () => {
+    const templates = await compileTemplates({ home: '[<<caramelo fallback="down">>]', down: 'down' })
+    const store = await make()
+    const shared = { store, secretKeys: SECRET_KEYS, breakerSyncMs: 20 }
+    const [a, b] = [instance(store, { breaker: BREAKER, shared }), instance(store, { breaker: BREAKER, shared })]
+    agent.get(CARAMELO).intercept(AUTH).reply(503, 'busy').times(2)
+    for (let i = 0; i < 2; i++) await render(a, templates)
+
+    // Waits on b's own account of the breaker, which only its background sync can change.
+    await vi.waitFor(() => expect(b.metrics.snapshot().breakers['caramelo']).toBe('open'), { timeout: 10_000 })
+    await expect(render(b, templates)).resolves.toBe('[down]')
+    expect(b.metrics.snapshot().vendorCalls['caramelo'] ?? 0).toBe(0)
+    expect(storeLines(b.log, /^circuit breaker open across the fleet$/)).toHaveLength(1)
+    // b's own breaker never saw a failure: the fleet's state is what refuses.
+    expect(b.vendors.get('caramelo')?.breaker?.state).toBe('closed')
+  })
+
+  it('stops reading the store when the runtime closes', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    try {
+      const store = counting(await make())
+      const shared = { store, secretKeys: SECRET_KEYS, breakerSyncMs: 1000 }
+      const a = instance(store, { breaker: BREAKER, shared })
+      await a.syncBreakers()
+      store.calls.length = 0
+      await vi.advanceTimersByTimeAsync(3000)
+      await a.syncBreakers()
+      const reads = store.calls.length
+      expect(reads).toBeGreaterThanOrEqual(3)
+      await a.close()
+      await vi.advanceTimersByTimeAsync(3000)
+      expect(store.calls).toHaveLength(reads)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('opens again for both when the fleet probe fails', async () => {
@@ -379,6 +455,7 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     for (let i = 0; i < 2; i++) await render(a, templates)
 
     clock += 10_000
+    await b.syncBreakers()
     await expect(render(b, templates)).resolves.toBe('[down]') // b probes, and fails
     expect(b.metrics.snapshot().vendorCalls['caramelo']).toBe(1)
     await expect(render(a, templates)).resolves.toBe('[down]') // refused: open again
@@ -484,6 +561,7 @@ describe.each(STORES)('a hostile breaker value ($name)', ({ make }) => {
     const store = await make()
     await store.set(new Sealer(SECRET_KEYS).storeKey('breaker', 'caramelo'), Buffer.from('PLANTED forever'), 60_000)
     const a = instance(store)
+    await a.syncBreakers()
     agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_called_00000' })
 
     await expect(render(a, templates)).resolves.toContain('rtat_called_00000')

@@ -94,8 +94,10 @@ async function guarded<T>(runtime: Runtime, entry: VendorEntry, ours: AbortSigna
   const { metrics } = runtime
   const { breaker, sharedBreaker } = entry
   const vendor = entry.definition.name
-  // The fleet's word first (one store read): open elsewhere means open here.
-  const verdict = sharedBreaker ? await sharedBreaker.check() : 'local'
+  // The fleet's word first, from this instance's view of it (no store call
+  // unless a probe is due): open elsewhere means open here.
+  const answer = sharedBreaker?.check() ?? 'local'
+  const verdict = typeof answer === 'string' ? answer : await answer
   const probe = verdict === 'probe'
   // The fleet's probe goes ahead, and moves a local breaker past its cooldown to half-open.
   const localAllows = verdict !== 'refuse' && (!breaker || breaker.allow())
