@@ -22,6 +22,13 @@
  * `--redis` adds (r): (b) with `REDIS_URL` at a redis-server this run starts on
  * loopback (the test harness's, persistence off), emptied before each cell, so
  * the cost of sharing state through Redis (issue 11) sits beside (b).
+ *
+ * `--pairs=N` measures that cost alone, more finely: N rounds of (b) and (r)
+ * at 50 ms vendor latency, back to back, the order swapped every round so a
+ * machine that gets busier or quieter weighs on both alike. It prints each
+ * round's p50 difference and their median (one cell's p50 moves by a few ms
+ * from run to run on a shared 2-core machine; the median of paired rounds
+ * does not).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -40,10 +47,14 @@ const CONNECTIONS = 10
 const WARMUP_S = 1
 const DURATION_S = 5
 const LATENCIES_MS = [0, 50]
-const withRedis = process.argv.includes('--redis')
+const pairsArg = process.argv.find((a) => a.startsWith('--pairs='))?.slice('--pairs='.length)
+const PAIRS = pairsArg === undefined ? 0 : Number(pairsArg)
+if (!Number.isInteger(PAIRS) || PAIRS < 0 || PAIRS > 20) throw new Error('--pairs=N takes N from 1 to 20')
+const PAIRS_LATENCY_MS = 50
+const withRedis = PAIRS > 0 || process.argv.includes('--redis')
 const SUBJECTS: Subject[] = withRedis ? ['a', 'b', 'r', 'c'] : ['a', 'b', 'c']
-/** The whole run normally takes about a minute; past this something hangs. */
-const WATCHDOG_MS = 240_000
+/** The whole run normally takes about a minute (a pair about 16 s); past this something hangs. */
+const WATCHDOG_MS = 240_000 + PAIRS * 40_000
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const LOG_DIR = path.join(ROOT, 'node_modules', '.cache', 'eta-embeds-bench')
@@ -313,6 +324,17 @@ async function main(): Promise<void> {
   const redis = withRedis ? await RedisServer.start() : undefined
   const cells: Cell[] = []
   try {
+    if (PAIRS > 0) {
+      for (let round = 0; round < PAIRS; round++) {
+        const order: Subject[] = round % 2 === 0 ? ['b', 'r'] : ['r', 'b']
+        for (const subject of order) {
+          console.error(`[bench] round ${round + 1}/${PAIRS}: (${subject}) at ${PAIRS_LATENCY_MS} ms vendor latency…`)
+          cells.push(await runCell(subject, PAIRS_LATENCY_MS, vendors, handwritten, redis))
+        }
+      }
+      printPairs(cells, loadAtStart, startedAt)
+      return
+    }
     for (const latencyMs of LATENCIES_MS) {
       for (const subject of SUBJECTS) {
         console.error(`[bench] (${subject}) at ${latencyMs} ms vendor latency…`)
@@ -331,6 +353,48 @@ async function main(): Promise<void> {
     loadAtEnd: os.loadavg(),
     seconds: (Date.now() - startedAt) / 1000,
   })
+}
+
+/** `--pairs`: one row per round, then the medians. */
+function printPairs(cells: Cell[], loadAtStart: number[], startedAt: number): void {
+  const of = (subject: Subject) => cells.filter((c) => c.subject === subject)
+  const [b, r] = [of('b'), of('r')]
+  const cpu = (c: Cell) => (c.cpu.server * 1000) / c.rps
+  const ms = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(2)} ms`
+  const load = (l: number[]) => l.map((n) => n.toFixed(2)).join(' / ')
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((x, y) => x - y)
+    const mid = sorted.length / 2
+    return Number.isInteger(mid) ? ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2 : (sorted[Math.floor(mid)] ?? 0)
+  }
+  const rows = b.map((bc, i) => {
+    const rc = r[i]
+    if (!rc) throw new Error(`round ${i + 1} has no (r) cell`)
+    return { bc, rc, p50: rc.p50 - bc.p50, cpu: cpu(rc) - cpu(bc) }
+  })
+  console.log(`Machine: nproc ${os.cpus().length}, node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}.`)
+  console.log(`Load average (1/5/15 min) at start ${load(loadAtStart)}, at end ${load(os.loadavg())}.`)
+  console.log(
+    `${PAIRS} rounds of (b) and (r) at ${PAIRS_LATENCY_MS} ms vendor latency, order swapped each round; ` +
+      `${CONNECTIONS} connections, ${WARMUP_S} s warm-up then ${DURATION_S} s per cell; ` +
+      `run took ${Math.round((Date.now() - startedAt) / 1000)} s.\n`,
+  )
+  console.log(
+    '| round | first | p50 (b) | p50 (r) | p50 (r) − (b) | CPU / view (r) − (b) | CPU other, (b) / (r) | non-2xx |',
+  )
+  console.log('| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const [i, { bc, rc, p50, cpu: c }] of rows.entries()) {
+    console.log(
+      `| ${i + 1} | (${i % 2 === 0 ? 'b' : 'r'}) | ${bc.p50.toFixed(1)} ms | ${rc.p50.toFixed(1)} ms | ${ms(p50)} | ${ms(c)} | ` +
+        `${Math.round(bc.cpu.other * 100)}% / ${Math.round(rc.cpu.other * 100)}% | ${bc.non2xx + rc.non2xx} |`,
+    )
+  }
+  const p50 = median(rows.map((row) => row.p50))
+  console.log(`| median | | | | **${ms(p50)}** | ${ms(median(rows.map((row) => row.cpu)))} | | |`)
+  console.log(
+    `\n- At ${PAIRS_LATENCY_MS} ms, Redis adds ≤ 2 ms to the p50 of (b), median of ${PAIRS} rounds: ${ms(p50)} — ` +
+      `**${p50 <= 2 ? 'met' : 'missed'}**`,
+  )
 }
 
 await main()
