@@ -1,0 +1,197 @@
+/**
+ * The README's recipe for two instances on Redis ("Running several
+ * instances", issue 11), done from the README's own text: its shell blocks
+ * are read out of README.md and run line by line, in a copy of the repo
+ * outside it, the way a newcomer would type them. Each `# <output>` comment
+ * that states what a line prints (`# PONG`, `# 200…`, `# 302…`) is checked
+ * against what it printed.
+ *
+ * Only what a test must not do is rewritten, each by a rule in `REWRITES`
+ * that must match, so a README that changes fails here instead of drifting:
+ * no `sudo apt-get` and no fixed port (the test starts its own redis-server,
+ * the package `.ci/run` installs, on a free port, with persistence off; the
+ * two instances get free ports), and `npm ci` prefers the local npm cache
+ * (a test reaches nothing beyond loopback).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { collectLines } from '../e2e/stack.ts'
+import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
+import { ROOT } from './server.ts'
+
+const SECTION = '## Running several instances'
+
+/** The README's shell blocks in `SECTION`, in order, as lines (blank lines dropped). */
+async function recipe(): Promise<string[][]> {
+  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+  const start = readme.indexOf(`\n${SECTION}\n`)
+  if (start < 0) throw new Error(`README.md has no "${SECTION}" section`)
+  const end = readme.indexOf('\n## ', start + SECTION.length + 2)
+  const section = readme.slice(start, end < 0 ? undefined : end)
+  return [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) =>
+    (m[1] ?? '').split('\n').filter((line) => line.trim() !== ''),
+  )
+}
+
+/** A command and the output its comment promises (the comment's first word, when it is one the line prints). */
+function parse(line: string): { command: string; expected: string | undefined } {
+  const at = line.indexOf('  #')
+  const command = (at < 0 ? line : line.slice(0, at)).trim()
+  const comment = at < 0 ? '' : line.slice(at + 3).trim()
+  const expected = /^(PONG|\d{3})\b/.exec(comment)?.[1]
+  return { command, expected }
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+let redis: RedisServer
+let dir: string
+let app: string
+const terminals: ChildProcess[] = []
+
+beforeAll(async () => {
+  redis = await RedisServer.start()
+  dir = await mkdtemp(path.join(os.tmpdir(), 'readme-redis-'))
+  // What a newcomer has: the repo's files (tracked ones, as they are now), nothing built or installed.
+  app = path.join(dir, 'vite-plugin-eta-embeds')
+  const files = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+  if (files.status !== 0) throw new Error(`git ls-files failed: ${files.stderr}`)
+  for (const file of files.stdout.split('\0').filter(Boolean)) {
+    await mkdir(path.dirname(path.join(app, file)), { recursive: true })
+    await cp(path.join(ROOT, file), path.join(app, file))
+  }
+})
+
+afterAll(async () => {
+  await Promise.all(terminals.map(stopTerminal))
+  await redis?.dispose()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+/** Stops a terminal's process group (npm, its shell and the server) and waits for it. */
+async function stopTerminal(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
+  process.kill(-child.pid, 'SIGTERM')
+  const late = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 15_000)
+  await closed
+  clearTimeout(late)
+}
+
+/** Runs one line in bash, in `cwd`; its stdout, or a thrown error with everything it printed. */
+function run(command: string, cwd: string, env: NodeJS.ProcessEnv): string {
+  const done = spawnSync('bash', ['-c', command], { cwd, env, encoding: 'utf8', timeout: 600_000 })
+  if (done.status !== 0) {
+    throw new Error(`\`${command}\` exited ${done.status ?? done.signal}:\n${done.stdout}\n${done.stderr}`)
+  }
+  return done.stdout
+}
+
+/** Starts one line as a terminal that keeps running; resolves with the URL the server says it listens on. */
+function terminal(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const child = spawn('bash', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  terminals.push(child)
+  const lines: string[] = []
+  return new Promise((resolve, reject) => {
+    const onLine = (line: string): void => {
+      lines.push(line)
+      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)","mode"/.exec(line)?.[1]
+      if (url) resolve(url)
+    }
+    collectLines(child.stdout, onLine)
+    collectLines(child.stderr, onLine)
+    child.once('close', (code) =>
+      reject(new Error(`\`${command}\` exited ${code} before listening:\n${lines.join('\n')}`)),
+    )
+  })
+}
+
+describe("the README's two instances on Redis, typed as written", () => {
+  it('a cookie copied before logout is refused by the other instance; the sixth bad login is 429 on either', async () => {
+    const blocks = await recipe()
+    expect(blocks, `three sh blocks in "${SECTION}"`).toHaveLength(3)
+    const [setup = [], servers = [], client = []] = blocks
+    const [portA, portB] = [await freePort(), await freePort()]
+    const used = new Set<string>()
+    /** Every rewrite must apply somewhere: a README that no longer says it must be looked at. */
+    const REWRITES: [from: string, to: string][] = [
+      // The test's own redis-server, from the package .ci/run installs: never a fixed port.
+      ['sudo apt-get install -y redis-server', 'command -v redis-server'],
+      ['redis-cli ping', `redis-cli -p ${redis.port} ping`],
+      ['redis://127.0.0.1:6379', redis.url],
+      // Nothing beyond loopback: the packages come from the npm cache the outer `npm ci` filled.
+      ['npm ci', 'npm ci --prefer-offline --no-audit --no-fund'],
+      ['PORT=3001 ', `PORT=${portB} `],
+      ['http://127.0.0.1:3000/', `http://127.0.0.1:${portA}/`],
+      ['http://127.0.0.1:3001/', `http://127.0.0.1:${portB}/`],
+    ]
+    const rewrite = (command: string): string =>
+      REWRITES.reduce((text, [from, to]) => {
+        if (!text.includes(from)) return text
+        used.add(from)
+        return text.replaceAll(from, to)
+      }, command)
+    // Where npm start listens without PORT (the first terminal): the README says 3000, the test picks a free port.
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: String(portA) }
+
+    // The setup block, one line at a time in the copy of the repo; `export` lines carry over as they would in a shell.
+    for (const line of setup) {
+      const { command, expected } = parse(line)
+      const exported = /^export (\w+)=/.exec(command)?.[1]
+      const out = run(exported ? `${rewrite(command)}; printf '%s' "$${exported}"` : rewrite(command), app, env)
+      if (exported) env[exported] = out.trim().split('\n').at(-1)
+      if (expected) expect(out.trim(), command).toBe(expected)
+    }
+    expect(env['SESSION_KEYS'], 'the setup block exports SESSION_KEYS').toMatch(/^[\w-]{40,}$/)
+
+    // The two terminals, started at once; each is ready when it prints where it listens.
+    expect(servers).toHaveLength(2)
+    const urls = await Promise.all(servers.map((line) => terminal(rewrite(parse(line).command), app, env)))
+    expect(urls).toEqual([`http://127.0.0.1:${portA}`, `http://127.0.0.1:${portB}`])
+
+    // The third terminal, in a folder of its own (curl writes its cookie jar there).
+    const third = path.join(dir, 'third-terminal')
+    await mkdir(third)
+    const checked: string[] = []
+    for (const line of client) {
+      const { command, expected } = parse(line)
+      const out = run(rewrite(command), third, env)
+      if (expected) {
+        expect(out.trim(), command).toBe(expected)
+        checked.push(expected)
+      }
+    }
+    // The README promises a 200 before the logout and a 302 after it.
+    expect(checked).toEqual(['200', '302'])
+    expect([...used].sort()).toEqual(REWRITES.map(([from]) => from).sort())
+
+    // "Five wrong passwords for one email spread over both, and the sixth attempt is 429 on either."
+    const badLogin = async (url: string): Promise<number> => {
+      const res = await request(`${url}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'email=bob%40example.com&password=not-the-password',
+      })
+      await res.body.dump()
+      return res.statusCode
+    }
+    const statuses: number[] = []
+    for (let i = 0; i < 5; i++) statuses.push(await badLogin(urls[i % 2] ?? ''))
+    expect(
+      statuses.every((s) => s !== 429),
+      `five bad logins: ${statuses.join(', ')}`,
+    ).toBe(true)
+    for (const url of urls) expect(await badLogin(url), url).toBe(429)
+  })
+})
