@@ -86,6 +86,11 @@ export interface Embed {
   once?: { key: string; html: string }
 }
 
+/** The room an embed takes in the page, in CSS pixels. */
+export interface SlotSize {
+  height: number
+}
+
 /**
  * A widget that can also be served as a document of its own, in an
  * `<iframe loading="lazy">`: the runtime's lazy route answers it for the
@@ -134,6 +139,13 @@ export interface VendorDefinition<Options, Config, Resources = undefined> {
   resolve(options: Options, path: string): Config
   /** What keeps a directive with these attributes from being resolved (a config mistake), or `undefined`. */
   missing?(config: Config, attributes: Readonly<Record<string, string>>): string | undefined
+  /**
+   * The room a directive's embed will take in the page, or `undefined` when
+   * it takes none (a floating chatbot) or cannot tell. While its vendor
+   * answers, out-of-order streaming holds a placeholder of this size where
+   * the directive stands, so nothing else on the page moves when it arrives.
+   */
+  slot?(config: Config, attributes: Readonly<Record<string, string>>): SlotSize | undefined
   /** Origins its documents load from, for the page's CSP `base-uri`. */
   origins?(config: Config): readonly string[]
   /** Its caches and other per-runtime resources, made once. */

@@ -13,6 +13,7 @@ export {
   type EmbedsUser,
   type Env,
   type LazyDocument,
+  type SlotSize,
   type VendorAdapter,
   type VendorDefinition,
   type VendorHttpRequest,

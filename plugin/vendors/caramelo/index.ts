@@ -67,6 +67,9 @@ export const caramelo = defineVendor<CarameloOptions, Config>({
       : "<<caramelo>> has no 'project' and CARAMELO_PROJECT_ID is not set"
   },
 
+  // The chatbot floats over the page: it takes no room where the directive stands.
+  slot: () => undefined,
+
   async embed({ config, attributes, user, acceptLanguage, nonce, http }) {
     // `missing` ran first: one of the two is set.
     const projectId = (attributes['project'] ?? config.projectId) as string

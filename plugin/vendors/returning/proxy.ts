@@ -25,6 +25,7 @@ import {
   userToken,
   WIDGET_ATTRIBUTES,
   WIDGET_TYPES,
+  widgetSlot,
   widgetTypeFromEnv,
   type ResolvedTokenReuse,
   type ReusedTokens,
@@ -138,6 +139,9 @@ export const returningProxy = defineVendor<ReturningProxyOptions, Config, Resour
   },
 
   origins: (config) => [config.origin],
+
+  // An iframe without a height is 150 pixels high (HTML's default).
+  slot: (_config, attrs) => widgetSlot(attrs, 150),
 
   create(config, services) {
     const { shared } = services

@@ -18,6 +18,7 @@ import {
   tokenReuseFromEnv,
   userToken,
   WIDGET_ATTRIBUTES,
+  widgetSlot,
   type ResolvedTokenReuse,
   type ReusedTokens,
   type TokenReuseOptions,
@@ -128,6 +129,9 @@ export const returningSdk = defineVendor<ReturningSdkOptions, Config, Resources>
     if (type !== 'channel' || attrs['id'] || config.channelId) return undefined
     return '<<widget type="channel" flow="sdk">> has no \'id\' (the channel) and WIDGET_ID is not set'
   },
+
+  // Without a height the SDK picks one the page cannot know: no room is held.
+  slot: (_config, attrs) => widgetSlot(attrs),
 
   create: (config, services) => ({ tokens: tokenCache(config.reuseTokens, services, VENDOR), services }),
 

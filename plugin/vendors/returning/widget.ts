@@ -6,7 +6,7 @@
 import { oneOfOption, optionsObject } from '../../runtime/check.ts'
 import { sharedToken } from '../../runtime/vendors/shared-tokens.ts'
 import { resolveTokenCacheOptions, TokenCache, type TokenCacheOptions } from '../../runtime/vendors/token-cache.ts'
-import type { Env, EmbedRequest, VendorServices } from '../define.ts'
+import type { Env, EmbedRequest, SlotSize, VendorServices } from '../define.ts'
 import { identifier, oneOf, pixels, text } from '../rules.ts'
 
 /** Widget types Returning.AI documents. Anything else never reaches a URL. */
@@ -20,6 +20,16 @@ export const WIDGET_ATTRIBUTES = {
   color: oneOf(['light', 'dark']),
   title: text,
   height: pixels,
+}
+
+/**
+ * The room a widget takes in the page: its `height` (the rules made it a
+ * whole number of pixels), else `defaultHeight` when the flow's element has
+ * one of its own, else unknown.
+ */
+export function widgetSlot(attrs: Readonly<Record<string, string>>, defaultHeight?: number): SlotSize | undefined {
+  const height = attrs['height'] ? Number(attrs['height']) : defaultHeight
+  return height === undefined ? undefined : { height }
 }
 
 /** Reuse of a user's Returning.AI token until shortly before it expires: the token cache's options users set. */
