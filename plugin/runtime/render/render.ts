@@ -1,15 +1,15 @@
 /**
  * Renders a compiled page: registers the compiled templates with Eta, starts
  * the vendor calls known in advance, runs the template and hands back the
- * page in document order (see `scope.ts` for the directives themselves).
+ * page as chunks (see `scope.ts` for the directives themselves).
  */
 import { Eta } from 'eta/core'
 import { RenderError } from '../../errors.ts'
 import { HOST_OPTION, type DirectiveInfo, type TemplateMap, type TemplateModule } from '../../template-module.ts'
 import type { Runtime } from '../runtime.ts'
-import { RenderScope, type PageContext } from './scope.ts'
+import { RenderScope, type PageContext, type WriteOrder } from './scope.ts'
 
-export type { PageContext, TemplateMap, TemplateModule }
+export type { PageContext, TemplateMap, TemplateModule, WriteOrder }
 
 type EtaFn = Parameters<Eta['loadTemplate']>[1]
 /** What is derived once from a set of compiled templates, then reused by every render. */
@@ -66,8 +66,10 @@ function asyncInSyncInclude(name: string): () => never {
 
 /**
  * Runs template `name` with `data` for one request and returns the page as
- * chunks in document order: the text up to the first directive is ready at
- * once, each directive follows as its vendor answers (or its fallback). The
+ * chunks, in `order`: in document order the text up to the first directive
+ * is ready at once and each directive follows as its vendor answers (or its
+ * fallback); in settle order the page's own content is ready at once, each
+ * directive held by a slot, and the directives follow as they settle. The
  * template itself has run by the time this resolves, so template errors
  * reject here, before any byte is sent; the chunks themselves never fail.
  */
@@ -77,6 +79,7 @@ export async function renderPageChunks(
   name: string,
   data: object,
   page: PageContext,
+  order: WriteOrder = 'document',
 ): Promise<AsyncGenerator<string>> {
   if (!Object.hasOwn(templates, name)) {
     throw new RenderError(
@@ -89,7 +92,7 @@ export async function renderPageChunks(
   scope.prefetch(prefetchable(engine, name))
   try {
     const html = await engine.eta.renderAsync(name, data, { [HOST_OPTION]: scope } as never)
-    return scope.chunks(html)
+    return scope.chunks(html, order)
   } catch (error) {
     scope.cancel()
     throw error

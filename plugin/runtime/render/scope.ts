@@ -1,8 +1,8 @@
 /**
  * One page render's directives: each starts its vendor call at once (or was
- * started even earlier, by `prefetch`), leaves a placeholder in the text, and
- * is swapped in, in document order, as it settles. HTML a vendor needs once
- * per page (an SDK script) follows the first directive that produced it.
+ * started even earlier, by `prefetch`) and leaves a mark in the text; once
+ * the template has run, the page is written out in document order
+ * (`in-order.ts`) or in settle order (`out-of-order.ts`).
  */
 import { randomBytes } from 'node:crypto'
 import type { Eta } from 'eta/core'
@@ -11,6 +11,9 @@ import type { DirectiveHost, DirectiveInfo } from '../../template-module.ts'
 import type { Embed, EmbedsUser } from '../../vendors/define.ts'
 import type { Runtime, VendorEntry } from '../runtime.ts'
 import { fallback, settle, startVendorCall, type VendorCall } from '../vendors/calls.ts'
+import { mark, tracked, type PageDirective } from './directives.ts'
+import { inDocumentOrder } from './in-order.ts'
+import { inSettleOrder } from './out-of-order.ts'
 
 /** Who a page is for and how it is protected. */
 export interface PageContext {
@@ -20,9 +23,12 @@ export interface PageContext {
   acceptLanguage: string | undefined
 }
 
-// A placeholder: NUL, the render's random id, the directive's index, NUL.
-// eslint-disable-next-line no-control-regex -- NUL delimits placeholders, by design
-const PLACEHOLDER = /\u0000([0-9a-f]{24}):(\d+)\u0000/g
+/**
+ * How a page is written out once its template has run: `document` — each
+ * directive where it stands, everything after it waiting for it; `settle` —
+ * the page's own content at once, each directive as it settles.
+ */
+export type WriteOrder = 'document' | 'settle'
 
 interface Prefetched {
   entry: VendorEntry
@@ -33,7 +39,7 @@ export class RenderScope implements DirectiveHost {
   // Created on the first directive only: most renders of most pages (login,
   // errors, anonymous visitors) need none.
   private id: string | undefined
-  private readonly pending: Promise<Embed>[] = []
+  private readonly directives: PageDirective[] = []
   private readonly prefetched = new Map<string, Prefetched[]>()
   private readonly calls: VendorCall[] = []
   private readonly perPage = new Set<string>()
@@ -68,7 +74,7 @@ export class RenderScope implements DirectiveHost {
     }
   }
 
-  /** Called by compiled templates where a directive stands; returns its placeholder at once. */
+  /** Called by compiled templates where a directive stands; returns its mark at once. */
   embed(info: DirectiveInfo, dynamic: Record<string, unknown>, it: object): string {
     const once = this.runtime.vocabulary.get(info.name)?.onePerPage
     if (once) {
@@ -82,7 +88,9 @@ export class RenderScope implements DirectiveHost {
     const prefetched = this.prefetched.get(keyOf(info.name, attrs))?.shift()
     const entry = prefetched?.entry ?? this.runtime.select(info.name, attrs, info.loc)
     const { user } = this.page
-    const renderFallback = (name: string) => this.eta.renderAsync(name, it)
+    // Rendered at most once: a slot's no-script copy and a failure share it.
+    let rendered: Promise<string> | undefined
+    const renderFallback = (name: string) => (rendered ??= this.eta.renderAsync(name, it))
     let embed: Promise<Embed>
     if (!user) embed = fallback(this.runtime.logger, attrs['fallback'], renderFallback).then((html) => ({ html }))
     else if (attrs['loading'] === 'lazy') embed = Promise.resolve({ html: this.lazyFrame(entry, attrs) })
@@ -91,35 +99,23 @@ export class RenderScope implements DirectiveHost {
       const site = { directive: info.name, loc: info.loc, fallback: attrs['fallback'] }
       embed = settle(this.runtime, entry, call, site, renderFallback)
     }
-    const index = this.pending.push(embed) - 1
+    const index = this.directives.push(
+      tracked({
+        embed,
+        slot: entry.definition.slot?.(entry.config, attrs),
+        fallback: () => fallback(this.runtime.logger, attrs['fallback'], renderFallback),
+      }),
+    )
     this.id ??= randomBytes(12).toString('hex')
-    return `\u0000${this.id}:${index}\u0000`
+    return mark(this.id, index - 1)
   }
 
-  /** The page in document order: text up to each placeholder at once, each directive as it settles. */
-  async *chunks(html: string): AsyncGenerator<string> {
+  /** The page, written out in `order` once the template has produced `html`. */
+  chunks(html: string, order: WriteOrder): AsyncGenerator<string> {
     this.abortUnclaimed()
-    if (!this.pending.length) {
-      yield html
-      return
-    }
-    const emitted = new Set<string>()
-    let last = 0
-    for (const match of html.matchAll(PLACEHOLDER)) {
-      // Only this render's placeholders: the id is unguessable, so text from
-      // the template's data can never pose as one.
-      if (match[1] !== this.id) continue
-      if (match.index > last) yield html.slice(last, match.index)
-      const embed = await this.pending[Number(match[2])]
-      let out = embed?.html ?? ''
-      if (embed?.once && !emitted.has(embed.once.key)) {
-        emitted.add(embed.once.key)
-        out += embed.once.html
-      }
-      yield out
-      last = match.index + match[0].length
-    }
-    if (last < html.length) yield html.slice(last)
+    return order === 'settle'
+      ? inSettleOrder(html, this.id, this.page.nonce, this.directives)
+      : inDocumentOrder(html, this.id, this.directives)
   }
 
   /** The page failed: vendor calls still running have no page to go to. */
