@@ -2,7 +2,7 @@
  * `vite-plugin-eta-embeds/runtime` — what a Koa server uses at request time:
  * the middleware, the vendors it can call, and where compiled templates come from.
  */
-export { embeds, type EmbedsMiddleware, type EmbedsMiddlewareOptions } from './koa/middleware.ts'
+export { embeds, type EmbedsMiddleware, type EmbedsMiddlewareOptions, type StreamMode } from './koa/middleware.ts'
 export type { MetricsRouteOptions } from './koa/metrics-route.ts'
 export type {
   BreakerOptions,

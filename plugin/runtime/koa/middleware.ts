@@ -9,11 +9,18 @@ import type { TemplateMap } from '../../template-module.ts'
 import type { EmbedsUser } from '../../vendors/define.ts'
 import type { EmbedsMetrics } from '../metrics.ts'
 import { resolveOptions, type EmbedsOptions } from '../options.ts'
-import { joinChunks, renderPage, renderPageChunks } from '../render/render.ts'
+import { joinChunks, renderPage, renderPageChunks, type WriteOrder } from '../render/render.ts'
 import { createRuntime } from '../runtime.ts'
 import { newNonce, setTokenPageHeaders } from './headers.ts'
 import { serveLazyFrame } from './lazy-route.ts'
 import { resolveMetricsRoute, serveMetrics, type MetricsRouteOptions } from './metrics-route.ts'
+
+/**
+ * How `ctx.render()` sends a page: `'out-of-order'` — the page's own content
+ * at once, each embed as its vendor answers, moved into a placeholder of its
+ * size; `'in-order'` — as it renders, in document order.
+ */
+export type StreamMode = 'out-of-order' | 'in-order'
 
 export interface EmbedsMiddlewareOptions extends EmbedsOptions, MetricsRouteOptions {
   /**
@@ -30,12 +37,17 @@ export interface EmbedsMiddlewareOptions extends EmbedsOptions, MetricsRouteOpti
   /** Extra template data for every page (asset tags, the user, …). Gets the page's CSP nonce. */
   locals?: (ctx: Context, nonce: string) => object
   /**
-   * Send the page as it renders: everything up to the first directive at
-   * once, then each directive as its vendor answers. Status and headers are
-   * fixed before the first byte (failures become fallbacks, never errors).
-   * @default true
+   * How the page is sent. `'out-of-order'`: the page's own content at once,
+   * each directive held by a placeholder of its size (its fallback, without
+   * JavaScript), then each embed as its vendor answers, moved into place by
+   * a small script carrying the page's nonce. `'in-order'` (or `true`): as
+   * it renders, in document order — everything after a directive waits for
+   * its vendor. `false`: the whole page at once, after the slowest vendor.
+   * Either way status and headers are fixed before the first byte (failures
+   * become fallbacks, never errors).
+   * @default 'out-of-order'
    */
-  stream?: boolean
+  stream?: StreamMode | boolean
 }
 
 declare module 'koa' {
@@ -67,9 +79,9 @@ export function embeds(options: EmbedsMiddlewareOptions): EmbedsMiddleware {
       'options.templates must be a function returning the compiled templates, such as builtTemplates(…)',
     )
   }
+  const stream = streamMode(options.stream)
   const runtime = createRuntime(resolved)
   const getUser = options.user ?? ((ctx: Context): EmbedsUser | undefined => ctx.state['user'])
-  const stream = options.stream ?? true
   const acceptLanguage = (ctx: Context) => ctx.get('accept-language') || undefined
   const middleware: Middleware = async (ctx, next) => {
     if (metricsRoute && ctx.path === metricsRoute.path && ctx.method === 'GET') {
@@ -99,12 +111,23 @@ export function embeds(options: EmbedsMiddlewareOptions): EmbedsMiddleware {
       const templates = await options.templates()
       const locals = options.locals?.(ctx, nonce) ?? {}
       const page = { user: getUser(ctx), nonce, acceptLanguage: acceptLanguage(ctx) }
-      const chunks = await renderPageChunks(runtime, templates, name, { ...locals, ...data, nonce }, page)
+      const chunks = await renderPageChunks(runtime, templates, name, { ...locals, ...data, nonce }, page, stream.order)
       setTokenPageHeaders(ctx, nonce, [...runtime.origins])
       ctx.type = 'html'
-      ctx.body = stream ? Readable.from(chunks) : await joinChunks(chunks)
+      ctx.body = stream.streamed ? Readable.from(chunks) : await joinChunks(chunks)
     }
     await next()
   }
   return Object.assign(middleware, { metrics: runtime.metrics, close: runtime.close })
+}
+
+/** `options.stream`, checked: the order the page is written in, and whether it is sent as it is written. */
+function streamMode(value: unknown): { order: WriteOrder; streamed: boolean } {
+  if (value === undefined || value === 'out-of-order') return { order: 'settle', streamed: true }
+  if (value === 'in-order' || value === true) return { order: 'document', streamed: true }
+  if (value === false) return { order: 'document', streamed: false }
+  const shown = typeof value === 'string' ? `'${value}'` : String(value)
+  throw new TypeError(
+    `options.stream must be 'out-of-order', 'in-order' (or true) or false (the whole page at once), got ${shown}`,
+  )
 }
