@@ -15,20 +15,25 @@ import type { TemplateMap, TemplateModule } from '../template-module.ts'
 import { caramelo } from '../vendors/caramelo/index.ts'
 import type { ConfiguredVendor } from '../vendors/define.ts'
 import { returningProxy } from '../vendors/returning/proxy.ts'
+import type { Vocabulary } from '../vendors/vocabulary.ts'
 import { resolveOptions, type EmbedsLogger, type EmbedsOptions } from './options.ts'
 import { createRuntime, type Runtime } from './runtime.ts'
 
 /**
  * Compiles `{ name: source }` into a `TemplateMap`. Each template's file in
- * errors is `templates/{name}.eta`, as the plugin names them.
+ * errors is `templates/{name}.eta`, as the plugin names them. `vocabulary`
+ * adds a test's own adapters to the built-in directives.
  */
-export async function compileTemplates(sources: Record<string, string>): Promise<TemplateMap> {
+export async function compileTemplates(
+  sources: Record<string, string>,
+  vocabulary?: Vocabulary,
+): Promise<TemplateMap> {
   const dir = await mkdtemp(path.join(tmpdir(), 'eta-embeds-test-'))
   try {
     const entries = await Promise.all(
       Object.entries(sources).map(async ([name, source], i) => {
         const file = path.join(dir, `template-${i}.mjs`)
-        await writeFile(file, compileTemplate(source, `templates/${name}.eta`, { name }).code)
+        await writeFile(file, compileTemplate(source, `templates/${name}.eta`, { name, vocabulary }).code)
         const mod = (await import(pathToFileURL(file).href)) as TemplateModule
         return [name, mod] as const
       }),

@@ -126,7 +126,7 @@ function streamMode(value: unknown): { order: WriteOrder; streamed: boolean } {
   if (value === undefined || value === 'out-of-order') return { order: 'settle', streamed: true }
   if (value === 'in-order' || value === true) return { order: 'document', streamed: true }
   if (value === false) return { order: 'document', streamed: false }
-  const shown = typeof value === 'string' ? `'${value}'` : String(value)
+  const shown = typeof value === 'string' ? `'${value}'` : value === null ? 'null' : typeof value
   throw new TypeError(
     `options.stream must be 'out-of-order', 'in-order' (or true) or false (the whole page at once), got ${shown}`,
   )
