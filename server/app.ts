@@ -11,6 +11,7 @@ import {
   embeds as embedsMiddleware,
   errorOverlayPage,
   type EmbedsOptions,
+  type StreamMode,
   type TemplateMap,
 } from '../plugin/runtime/index.ts'
 import type { Account, Accounts } from './accounts.ts'
@@ -71,6 +72,12 @@ export interface AppOptions {
    * with `Authorization: Bearer <token>`. Unset: no `/metrics` at all.
    */
   metricsToken?: string
+  /**
+   * How pages are sent (the runtime's `stream` option). The demo sends its
+   * own content at once and each embed as its vendor answers.
+   * @default 'out-of-order'
+   */
+  stream?: StreamMode | false
 }
 
 declare module 'koa' {
@@ -126,6 +133,7 @@ export function createApp(options: AppOptions): DemoApp {
     ...(options.shared ? { shared: { store: options.shared.store, secretKeys: options.shared.secretKeys } } : {}),
     templates: options.templates,
     user: (ctx) => ctx.state.user,
+    stream: options.stream ?? 'out-of-order',
     ...(options.metricsToken ? { metricsPath: '/metrics', metricsToken: options.metricsToken } : {}),
     locals: (ctx, nonce) => ({ user: ctx.state.user, assets: options.assets(nonce) }),
   })

@@ -19,6 +19,7 @@ import {
   proxyHops,
   redisUrl,
   storeSecretKeys,
+  streamMode,
   type ServerConfig,
 } from './config.ts'
 import { recordingLogger } from './test-helpers.ts'
@@ -52,6 +53,21 @@ describe('TRUST_PROXY', () => {
   it.each(['true', 'yes', '-1', '1.5', '1,2', '99'])("refuses '%s', saying what it must be", (value) => {
     expect(() => proxyHops({ TRUST_PROXY: value })).toThrow(
       `TRUST_PROXY must be the number of reverse proxies in front of the server (0 to 10; 1 for one), got '${value}'`,
+    )
+  })
+})
+
+describe('EMBEDS_STREAM', () => {
+  it('is out of order unless set to in-order or off (the whole page)', () => {
+    expect(streamMode({})).toBe('out-of-order')
+    expect(streamMode({ EMBEDS_STREAM: 'out-of-order' })).toBe('out-of-order')
+    expect(streamMode({ EMBEDS_STREAM: ' in-order ' })).toBe('in-order')
+    expect(streamMode({ EMBEDS_STREAM: 'off' })).toBe(false)
+  })
+
+  it.each(['true', 'whole', 'In-Order'])("refuses '%s', saying what it must be", (value) => {
+    expect(() => streamMode({ EMBEDS_STREAM: value })).toThrow(
+      `EMBEDS_STREAM must be 'out-of-order', 'in-order' or 'off' when set, got '${value}'`,
     )
   })
 })

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { withoutUserInfo } from '../plugin/runtime/check.ts'
-import type { AnyVendorAdapter, ConfiguredVendor } from '../plugin/runtime/index.ts'
+import type { AnyVendorAdapter, ConfiguredVendor, StreamMode } from '../plugin/runtime/index.ts'
 import { BUILTIN_VENDORS } from '../plugin/vendors/registry.ts'
 import { LOCAL_VENDORS } from '../stubs/local.ts'
 import { loadUsersFromEnv } from './accounts.ts'
@@ -31,6 +31,8 @@ export interface ServerConfig {
   /** Every built-in vendor: from its environment variables when its secret is set, else its local stub. */
   vendors: ConfiguredVendor[]
   timeoutMs: number | undefined
+  /** `EMBEDS_STREAM`: how pages are sent (the runtime's `stream` option); out of order unless set. */
+  stream: StreamMode | false
   /** `METRICS_TOKEN` (demo only): the bearer token `/metrics` asks for; unset, there is no `/metrics`. */
   metricsToken: string | undefined
   /**
@@ -157,6 +159,19 @@ export function redisUrl(env: Env, log: Logger): string | undefined {
 }
 
 /**
+ * `EMBEDS_STREAM`, a demo-only name: `out-of-order` (unset: the demo's
+ * choice), `in-order`, or `off` (the whole page at once). For comparing the
+ * modes (`npm run bench:streaming`) and trying them in a browser.
+ */
+export function streamMode(env: Env): StreamMode | false {
+  const raw = env['EMBEDS_STREAM']?.trim() ?? ''
+  if (raw === '' || raw === 'out-of-order') return 'out-of-order'
+  if (raw === 'in-order') return 'in-order'
+  if (raw === 'off') return false
+  throw new TypeError(`EMBEDS_STREAM must be 'out-of-order', 'in-order' or 'off' when set, got '${raw}'`)
+}
+
+/**
  * `METRICS_TOKEN`, a demo-only name: the runtime checks the value. Unset, the
  * demo serves no counters rather than make up a token nobody knows. Only
  * whether it is set is logged, never the value.
@@ -178,6 +193,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
   const proxy = proxyHops(env)
   const metrics = metricsToken(env, log)
   const redis = redisUrl(env, log)
+  const stream = streamMode(env)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
   const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
   if (loadUsers > 0) {
@@ -201,6 +217,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     loadUsers,
     vendors,
     timeoutMs: timeout ? Number(timeout) : undefined,
+    stream,
     metricsToken: metrics,
     redisUrl: redis,
     close: async () => {

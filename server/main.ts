@@ -124,6 +124,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
     sessionKeys: config.sessionKeys,
     proxy: config.proxy,
     metricsToken: config.metricsToken,
+    stream: config.stream,
     embeds: {
       vendors: config.vendors,
       timeoutMs: config.timeoutMs,
