@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
 import type { RawData, WebSocket } from 'ws'
 import {
+  AnswerGate,
   checkLatency,
   checkPort,
   checkSecret,
@@ -23,7 +24,7 @@ import {
   startServer,
   waitLatency,
 } from './http.ts'
-import type { ReceivedRequest, StubAnswer } from './http.ts'
+import type { Hold, ReceivedRequest, StubAnswer } from './http.ts'
 
 /** Options of {@link startCarameloStub}. */
 export interface CarameloStubOptions {
@@ -93,6 +94,11 @@ export interface CarameloStub {
    * nothing, e.g. a 500 or a body that is not JSON; `undefined` restores the real flow.
    */
   setAuthAnswer(answer: StubAnswer | undefined): void
+  /**
+   * Test hook: every later intranet-auth answer waits (after the latency) until the returned hold
+   * is released, so a test can look at a page while this vendor is still answering.
+   */
+  hold(): Hold
   /** Closes the server, all open connections and all WebSockets. */
   close(): Promise<void>
 }
@@ -114,6 +120,8 @@ interface CarameloState {
   /** Test hooks; `undefined` is the vendor's own behaviour. */
   tokenOverride: string | undefined
   authAnswer: StubAnswer | undefined
+  /** Test hook: answers held until the test releases them. */
+  gate: AnswerGate
 }
 
 const IDENTITY_FIELDS = ['external_customer_id', 'name', 'email', 'lang'] as const
@@ -132,6 +140,7 @@ export async function startCarameloStub(options: CarameloStubOptions): Promise<C
     latencyMs: resolved.latencyMs,
     tokenOverride: undefined,
     authAnswer: undefined,
+    gate: new AnswerGate(),
   }
   const received: ReceivedRequest[] = []
   const running = await startServer(resolved.host, resolved.port, received, (entry, res) => route(state, entry, res))
@@ -163,6 +172,7 @@ export async function startCarameloStub(options: CarameloStubOptions): Promise<C
     setAuthAnswer(answer) {
       state.authAnswer = answer
     },
+    hold: () => state.gate.hold(),
     async close() {
       // Destroying the sockets would end the chats too; terminating first also clears ws's client set.
       for (const client of wss.clients) client.terminate()
@@ -197,6 +207,7 @@ async function intranetAuth(
   res: ServerResponse,
 ): Promise<void> {
   if (!(await waitLatency(res, state.latencyMs))) return
+  if (!(await state.gate.pass(res))) return
   if (state.authAnswer) return sendAnswer(res, state.authAnswer)
   if (mediaType(entry.headers['content-type']) !== 'application/json') {
     return sendJson(res, 415, { error: 'content-type must be application/json' })

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { SignJWT, jwtVerify } from 'jose'
 import {
+  AnswerGate,
   checkLatency,
   checkPort,
   checkPositiveInteger,
@@ -22,7 +23,7 @@ import {
   startServer,
   waitLatency,
 } from './http.ts'
-import type { ReceivedRequest, StubAnswer } from './http.ts'
+import type { Hold, ReceivedRequest, StubAnswer } from './http.ts'
 import { VALIDATE_PATH, sdkScript } from './returning-sdk-script.ts'
 
 /** Options of {@link startReturningSdkStub}. */
@@ -107,6 +108,11 @@ export interface ReturningSdkStub {
    * nothing, e.g. a 500 or a body that is not JSON; `undefined` restores the real flow.
    */
   setTokenAnswer(answer: StubAnswer | undefined): void
+  /**
+   * Test hook: every later token and validate answer waits (after the latency) until the returned
+   * hold is released, so a test can look at a page while this vendor is still answering.
+   */
+  hold(): Hold
   /** Closes the server and all open connections. */
   close(): Promise<void>
 }
@@ -134,6 +140,8 @@ interface ReturningSdkState {
   /** Test hooks; `undefined` is the vendor's own behaviour. */
   tokenOverride: string | undefined
   tokenAnswer: StubAnswer | undefined
+  /** Test hook: answers held until the test releases them. */
+  gate: AnswerGate
 }
 
 /** The vendor's rule for identifier keys, with a length bound so a key is safe to quote in an error. */
@@ -154,6 +162,7 @@ export async function startReturningSdkStub(options: ReturningSdkStubOptions): P
     latencyMs: resolved.latencyMs,
     tokenOverride: undefined,
     tokenAnswer: undefined,
+    gate: new AnswerGate(),
   }
   const received: ReceivedRequest[] = []
   let script = ''
@@ -177,6 +186,7 @@ export async function startReturningSdkStub(options: ReturningSdkStubOptions): P
     setTokenAnswer(answer) {
       state.tokenAnswer = answer
     },
+    hold: () => state.gate.hold(),
     close: () => running.close(),
   }
 }
@@ -233,6 +243,7 @@ async function route(
 /** Server-to-server only: it answers no CORS headers, so no browser page can read it. */
 async function token(state: ReturningSdkState, entry: ReceivedRequest, res: ServerResponse): Promise<void> {
   if (!(await waitLatency(res, state.latencyMs))) return
+  if (!(await state.gate.pass(res))) return
   if (state.tokenAnswer) return sendAnswer(res, state.tokenAnswer)
   const { options } = state
   if (mediaType(entry.headers['content-type']) !== 'application/json')
@@ -316,6 +327,7 @@ async function validate(state: ReturningSdkState, entry: ReceivedRequest, res: S
   }
   if (entry.method !== 'POST') return notFound(res, cors)
   if (!(await waitLatency(res, state.latencyMs))) return
+  if (!(await state.gate.pass(res))) return
   if (mediaType(entry.headers['content-type']) !== 'application/json')
     return sendJson(res, 415, { error: 'content-type must be application/json' }, cors)
   const body = parseObject(entry.body)

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { SignJWT, jwtVerify } from 'jose'
 import {
+  AnswerGate,
   checkLatency,
   checkPort,
   checkPositiveInteger,
@@ -22,7 +23,7 @@ import {
   startServer,
   waitLatency,
 } from './http.ts'
-import type { ReceivedRequest, StubAnswer } from './http.ts'
+import type { Hold, ReceivedRequest, StubAnswer } from './http.ts'
 
 /** Options of {@link startReturningStub}. */
 export interface ReturningStubOptions {
@@ -86,6 +87,11 @@ export interface ReturningStub {
    * mints nothing, e.g. a 500 or a body that is not JSON; `undefined` restores the real flow.
    */
   setSigninAnswer(answer: StubAnswer | undefined): void
+  /**
+   * Test hook: every later signin and widget-page answer waits (after the latency) until the
+   * returned hold is released, so a test can look at a page while this vendor is still answering.
+   */
+  hold(): Hold
   /** Closes the server and all open connections. */
   close(): Promise<void>
 }
@@ -109,6 +115,8 @@ interface ReturningState {
   widgetPage: string | undefined
   tokenOverride: string | undefined
   signinAnswer: StubAnswer | undefined
+  /** Test hook: answers held until the test releases them. */
+  gate: AnswerGate
 }
 
 /** The widget types the vendor documents. */
@@ -128,6 +136,7 @@ export async function startReturningStub(options: ReturningStubOptions): Promise
     widgetPage: undefined,
     tokenOverride: undefined,
     signinAnswer: undefined,
+    gate: new AnswerGate(),
   }
   const received: ReceivedRequest[] = []
   const running = await startServer(resolved.host, resolved.port, received, (entry, res) => route(state, entry, res))
@@ -147,6 +156,7 @@ export async function startReturningStub(options: ReturningStubOptions): Promise
     setSigninAnswer(answer) {
       state.signinAnswer = answer
     },
+    hold: () => state.gate.hold(),
     close: () => running.close(),
   }
 }
@@ -183,6 +193,7 @@ async function signin(
   res: ServerResponse,
 ): Promise<void> {
   if (!(await waitLatency(res, state.latencyMs))) return
+  if (!(await state.gate.pass(res))) return
   if (state.signinAnswer) return sendAnswer(res, state.signinAnswer)
   const { options } = state
   if (!secretMatches(entry.headers['returningai-api-key'], options.apiKey))
@@ -223,6 +234,7 @@ async function widgetPage(
   const color = entry.query['color'] ?? 'light'
   if (color !== 'light' && color !== 'dark') return sendJson(res, 400, { error: 'color must be light or dark' })
   if (!(await waitLatency(res, state.latencyMs))) return
+  if (!(await state.gate.pass(res))) return
   if (state.widgetPage !== undefined) {
     return send(res, 200, 'text/html; charset=utf-8', state.widgetPage, { 'cache-control': 'no-store' })
   }
