@@ -87,6 +87,16 @@ export async function getPage(
   return { status: res.statusCode, body: await res.body.text() }
 }
 
+/**
+ * The page as a browser that runs scripts shows it, for telling what fell
+ * back: a page streamed out of order holds each slow directive's fallback
+ * inside `<noscript>` for browsers that run none, whatever its vendor
+ * answered. Tokens are looked for in the whole body, never in this.
+ */
+export function shown(body: string): string {
+  return body.replace(/<noscript>[^]*?<\/noscript>/g, '')
+}
+
 const ENTITIES: Record<string, string> = { '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&amp;': '&' }
 
 /** Reverses the runtime's `escapeHtml` (attribute values). */

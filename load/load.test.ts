@@ -14,6 +14,7 @@ import {
   login,
   sdkTokens,
   startVendors,
+  shown,
   widgetTokens,
   type Vendors,
 } from './client.ts'
@@ -108,7 +109,7 @@ async function round(name: string): Promise<void> {
   const chatMinted = new Map(vendors.caramelo.minted.map((m) => [m.token, m.externalCustomerId]))
   const failed = pages.flatMap((page, i) => (page.status === 200 ? [] : [`${users[i]?.email}: ${page.status}`]))
   expect(failed, `${name}: pages not 200`).toEqual([])
-  const fallbacks = pages.flatMap((page, i) => (page.body.includes('data-fallback=') ? [users[i]?.email] : []))
+  const fallbacks = pages.flatMap((page, i) => (shown(page.body).includes('data-fallback=') ? [users[i]?.email] : []))
   // The log lines that explain a fallback come on their own pipe: let them arrive.
   if (fallbacks.length) await expect.poll(() => failureLines(server.logs).length).toBeGreaterThan(0)
   const failures = failureLines(server.logs).map(
