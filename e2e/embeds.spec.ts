@@ -113,8 +113,11 @@ test('bob gets his own tokens, and a reload mints a new chatbot token and a new 
 
 test('the home page’s own content ends with a footer that follows every directive', async ({ page, stack, login }) => {
   await login('alice@example.com')
+  await expect(widgetStatus(page)).toHaveText('Signed in as alice@example.com')
   await expect(sdkWidgetStatus(page)).toHaveText('Signed in as alice@example.com')
   await expect(chatbot(page)).toHaveText('Hi Alice! How can I help?')
+  // Out of order, the footer arrives first: the whole document is in once it has loaded.
+  await page.waitForLoadState('load')
   const footer = page.getByRole('contentinfo')
   await expect(footer).toContainText('Eta embeds demo')
 

@@ -5,7 +5,13 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 
-/** Builds the tags for one page, each script carrying the page's nonce. */
+/**
+ * Builds the tags for one page, each script carrying the page's nonce. The
+ * client entry is `async`: it runs once loaded, not once the document has
+ * been parsed — out of order, the page's own content is there long before
+ * its last embed, and so should its styles be (in development Vite injects
+ * them from JavaScript).
+ */
 export type AssetTags = (nonce: string) => string
 
 const CLIENT_ENTRY = 'client/main.ts'
@@ -13,7 +19,7 @@ const CLIENT_ENTRY = 'client/main.ts'
 export function devAssets(): AssetTags {
   return (nonce) =>
     `<script type="module" nonce="${nonce}" src="/@vite/client"></script>\n` +
-    `<script type="module" nonce="${nonce}" src="/${CLIENT_ENTRY}"></script>`
+    `<script type="module" async nonce="${nonce}" src="/${CLIENT_ENTRY}"></script>`
 }
 
 interface ManifestChunk {
@@ -27,5 +33,5 @@ export function buildAssets(clientDir: string): AssetTags {
   const entry = manifest[CLIENT_ENTRY]
   if (!entry) throw new Error(`${manifestFile} has no entry for ${CLIENT_ENTRY}: rebuild with 'npm run build'`)
   const css = (entry.css ?? []).map((href) => `<link rel="stylesheet" href="/${href}">`).join('\n')
-  return (nonce) => `${css}\n<script type="module" nonce="${nonce}" src="/${entry.file}"></script>`
+  return (nonce) => `${css}\n<script type="module" async nonce="${nonce}" src="/${entry.file}"></script>`
 }
