@@ -29,7 +29,7 @@ mockAgentPerTest((a) => (vendors = a))
 let client: Agent
 let server: ReturnType<Koa['listen']> | undefined
 let middleware: EmbedsMiddleware | undefined
-let vendor: ReturnType<typeof deferred>
+let vendor: ReturnType<typeof deferred<void>>
 
 beforeEach(() => {
   client = new Agent()
