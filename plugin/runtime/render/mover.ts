@@ -80,6 +80,8 @@ const DEFINITION = `(function () {
   };
   own.remove();
 })();`
+  // Sent without its indentation: readable here, a few hundred bytes lighter on every page.
+  .replace(/^\s+/gm, '')
 
 /** The mover, defined once per page that has slots, right after the page's own content. */
 export function moverDefinition(nonce: string): string {
