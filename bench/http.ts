@@ -30,16 +30,15 @@
  * from run to run on a shared 2-core machine; the median of paired rounds
  * does not).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import { spawnSync } from 'node:child_process'
 import ts from 'typescript'
 import { load, percentile, type Load } from './load.ts'
 import { machineBusyMs, procStats, startServer, type ProcStats, type ServerProcess } from './processes.ts'
-import { startVendors, VENDOR_IDS, type VendorCounts, type Vendors } from './vendors.ts'
+import { startVendors, type VendorCounts, type Vendors } from './vendors.ts'
+import { ensureBuild, LOG_DIR, login, ROOT, SERVER_ENTRY, serverEnv } from './demo.ts'
 import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
 import { printReport, type Cell, type Subject } from './report.ts'
 
@@ -56,30 +55,7 @@ const SUBJECTS: Subject[] = withRedis ? ['a', 'b', 'r', 'c'] : ['a', 'b', 'c']
 /** The whole run normally takes about a minute (a pair about 16 s); past this something hangs. */
 const WATCHDOG_MS = 240_000 + PAIRS * 40_000
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const LOG_DIR = path.join(ROOT, 'node_modules', '.cache', 'eta-embeds-bench')
-const SERVER_ENTRY = path.join(ROOT, 'dist', 'node', 'server', 'main.js')
-/** What `npm start` (scripts/start.mjs) checks: the production build and what it is built from. */
-const BUILD_OUTPUTS = ['dist/node/server/main.js', 'dist/server/templates.js', 'dist/client/.vite/manifest.json']
-const BUILD_SOURCES = ['plugin', 'server', 'stubs', 'templates', 'client', 'vite.config.ts', 'package-lock.json']
-
 const cpuProfDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length)
-
-function newestMs(entry: string): number {
-  if (!existsSync(entry)) return 0
-  const stat = statSync(entry)
-  if (!stat.isDirectory()) return stat.mtimeMs
-  return Math.max(0, ...readdirSync(entry).map((name) => newestMs(path.join(entry, name))))
-}
-
-/** Builds `dist/` when it is missing or older than its sources, as `npm start` does. */
-function ensureBuild(): void {
-  const oldest = Math.min(...BUILD_OUTPUTS.map((f) => newestMs(path.join(ROOT, f))))
-  if (oldest >= Math.max(...BUILD_SOURCES.map((s) => newestMs(path.join(ROOT, s))))) return
-  console.error('[bench] dist/ is missing or older than the sources: npm run build')
-  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 })
-  if (build.status !== 0) throw new Error('npm run build failed')
-}
 
 /** bench/handwritten.ts as plain JavaScript, so (c) runs under bare `node` like the production build. */
 function transpileHandwritten(): string {
@@ -94,32 +70,6 @@ function transpileHandwritten(): string {
   return file
 }
 
-/**
- * Every vendor's secret is set: a vendor left out would be served by a local
- * stub inside the measured server (server/config.ts), its work counted as the
- * server's and its calls missing from the vendor counts.
- */
-function serverEnv(vendors: Vendors, redisUrl?: string): Record<string, string> {
-  return {
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    NODE_ENV: 'production',
-    SESSION_KEYS: 'bench-session-key-6d1f0b',
-    WIDGET_BASE_URL: vendors.returningUrl,
-    WIDGET_API_KEY: VENDOR_IDS.apiKey,
-    WIDGET_COMMUNITY_ID: VENDOR_IDS.communityId,
-    WIDGET_ID: VENDOR_IDS.widgetId,
-    WIDGET_TYPE: 'store',
-    RAI_V2_API_URL: vendors.returningSdkApiUrl,
-    RAI_SDK_URL: vendors.returningSdkUrl,
-    RAI_ACCESS_ID: VENDOR_IDS.accessId,
-    RAI_ACCESS_KEY: VENDOR_IDS.accessKey,
-    CARAMELO_API_URL: vendors.carameloApiUrl,
-    CARAMELO_SDK_URL: vendors.carameloSdkUrl,
-    CARAMELO_PROJECT_ID: VENDOR_IDS.projectId,
-    CARAMELO_SECRET_TOKEN: VENDOR_IDS.secretToken,
-  }
-}
-
 function nodeArgs(entry: string, subject: Subject, latencyMs: number): string[] {
   if (!cpuProfDir) return [entry]
   return ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${subject}-${latencyMs}ms.cpuprofile`, entry]
@@ -132,24 +82,9 @@ interface Target {
   bytes: number
 }
 
-/** Logs alice in once: the `sid` and `sid.sig` cookies the load then sends. */
-async function login(server: ServerProcess): Promise<string> {
-  const answer = await fetch(`${server.url}/login`, {
-    method: 'POST',
-    body: new URLSearchParams({ email: 'alice@example.com', password: 'demo-password' }),
-    redirect: 'manual',
-  })
-  const cookie = answer.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ')
-  if (answer.status !== 302 || !cookie.includes('sid.sig=')) throw new Error(`login answered ${answer.status}`)
-  return cookie
-}
-
 /** Fails loudly unless the page is what the cell claims to measure (a fallback would make (b) look cheap). */
 async function target(subject: Subject, server: ServerProcess, vendors: Vendors): Promise<Target> {
-  const headers: Record<string, string> = subject === 'b' || subject === 'r' ? { cookie: await login(server) } : {}
+  const headers: Record<string, string> = subject === 'b' || subject === 'r' ? { cookie: await login(server.url) } : {}
   const url = `${server.url}${subject === 'a' ? '/login' : '/'}`
   const answer = await fetch(url, { headers, redirect: 'manual' })
   const body = await answer.text()

@@ -30,7 +30,9 @@ interface Ready {
   carameloApiUrl: string
   carameloSdkUrl: string
 }
-type Request = { id: number; op: 'latency'; ms: number } | { id: number; op: 'counts' }
+/** One of the stubs, by the name its counts go by. */
+export type StubName = keyof VendorCounts
+type Request = { id: number; op: 'latency'; ms: number; only?: StubName } | { id: number; op: 'counts' }
 interface Reply {
   kind: 'reply'
   id: number
@@ -60,8 +62,11 @@ export interface Vendors {
   returningSdkUrl: string
   carameloApiUrl: string
   carameloSdkUrl: string
-  /** Sets every stub's delay before each sign-in, widget page, embed token and intranet-auth answer. */
-  setLatency(ms: number): Promise<void>
+  /**
+   * Sets every stub's delay before each sign-in, widget page, embed token and
+   * intranet-auth answer; with `only`, that stub's alone.
+   */
+  setLatency(ms: number, only?: StubName): Promise<void>
   /** What each stub has done since it started. */
   counts(): Promise<VendorCounts>
   close(): Promise<void>
@@ -89,8 +94,8 @@ export async function startVendors(): Promise<Vendors> {
     returningSdkUrl: ready.returningSdkUrl,
     carameloApiUrl: ready.carameloApiUrl,
     carameloSdkUrl: ready.carameloSdkUrl,
-    setLatency: async (ms) => {
-      await ask({ id: ++nextId, op: 'latency', ms })
+    setLatency: async (ms, only) => {
+      await ask({ id: ++nextId, op: 'latency', ms, ...(only ? { only } : {}) })
     },
     counts: async () => (await ask({ id: ++nextId, op: 'counts' })).counts,
     close: async () => {
@@ -130,8 +135,11 @@ async function runChild(): Promise<void> {
   })
   const caramelo = await startCarameloStub({ secretToken: VENDOR_IDS.secretToken, projectId: VENDOR_IDS.projectId })
   const stubs = [returning, sdk, caramelo]
+  const byName: Record<StubName, { setLatency(ms: number): void }> = { returning, returningSdk: sdk, caramelo }
   process.on('message', (request: Request) => {
-    if (request.op === 'latency') for (const stub of stubs) stub.setLatency(request.ms)
+    if (request.op === 'latency') {
+      for (const stub of request.only ? [byName[request.only]] : stubs) stub.setLatency(request.ms)
+    }
     const counts: VendorCounts = {
       returning: returning.received.length,
       returningSdk: sdk.minted.length,
