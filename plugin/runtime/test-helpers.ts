@@ -24,10 +24,7 @@ import { createRuntime, type Runtime } from './runtime.ts'
  * errors is `templates/{name}.eta`, as the plugin names them. `vocabulary`
  * adds a test's own adapters to the built-in directives.
  */
-export async function compileTemplates(
-  sources: Record<string, string>,
-  vocabulary?: Vocabulary,
-): Promise<TemplateMap> {
+export async function compileTemplates(sources: Record<string, string>, vocabulary?: Vocabulary): Promise<TemplateMap> {
   const dir = await mkdtemp(path.join(tmpdir(), 'eta-embeds-test-'))
   try {
     const entries = await Promise.all(
