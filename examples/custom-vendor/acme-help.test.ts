@@ -79,6 +79,9 @@ async function koa(
     user: () => ADA,
     logger,
     breaker: { failureThreshold: 2, cooldownMs: 60_000 },
+    // The whole page, each directive where it stands: what is checked here is the
+    // adapter's HTML, not how the page streams.
+    stream: false,
   })
   const application = new Koa()
   application.on('error', (error: Error) => void errors.push(error))
