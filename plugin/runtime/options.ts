@@ -8,6 +8,7 @@
 import type { Dispatcher } from 'undici'
 import type { AnyVendorDefinition, ConfiguredVendor } from '../vendors/define.ts'
 import { integer, optionsObject, urlPath } from './check.ts'
+import type { MetricsOptions, MetricsRegistry } from './metrics.ts'
 import { Sealer } from './store/seal.ts'
 import type { SharedStore } from './store/store.ts'
 import { resolveBreakerOptions, type CircuitBreakerOptions } from './vendors/breaker.ts'
@@ -98,6 +99,12 @@ export interface EmbedsOptions {
    * @default unset: every instance keeps its state in its own memory
    */
   shared?: SharedStateOptions
+  /**
+   * Where the metrics go: `{ registry }`, the app's prom-client `Registry`, so
+   * one `/metrics` serves the app's and the runtime's.
+   * @default {} (a registry of the runtime's own)
+   */
+  metrics?: MetricsOptions
 }
 
 /** One configured vendor, its options checked. */
@@ -120,6 +127,7 @@ export interface ResolvedEmbedsOptions {
   breaker: Required<BreakerOptions> | false
   now: () => number
   shared: { store: SharedStore; secretKeys: readonly string[]; breakerSyncMs: number } | undefined
+  metrics: { registry: MetricsRegistry | undefined }
 }
 
 /** Checks and fills defaults. Pure: creates nothing. Throws a `TypeError` naming the option by its full path. */
@@ -137,7 +145,23 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     breaker: breaker && pick(resolveBreakerOptions(breaker, 'options.breaker'), 'failureThreshold', 'cooldownMs'),
     now: options.now ?? Date.now,
     shared: sharedState(options.shared),
+    metrics: metricsOptions(options.metrics),
   }
+}
+
+const REGISTRY_METHODS = ['registerMetric', 'getSingleMetric', 'metrics'] as const
+
+function metricsOptions(value: MetricsOptions | undefined): ResolvedEmbedsOptions['metrics'] {
+  const registry = optionsObject('options.metrics', value)?.registry as Partial<MetricsRegistry> | undefined
+  if (registry === undefined) return { registry: undefined }
+  if (
+    typeof registry !== 'object' ||
+    registry === null ||
+    REGISTRY_METHODS.some((m) => typeof registry[m] !== 'function')
+  ) {
+    throw new TypeError("options.metrics.registry must be a prom-client Registry, such as prom-client's register")
+  }
+  return { registry: registry as MetricsRegistry }
 }
 
 const STORE_METHODS = ['get', 'set', 'setIfAbsent', 'delete', 'increment', 'close'] as const

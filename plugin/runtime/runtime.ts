@@ -73,7 +73,10 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
     ...builtins,
     ...options.vendors.map((v) => v.definition).filter((d) => !builtinNames.has(d.name)),
   ])
-  const metrics = new EmbedsMetrics(options.vendors.flatMap((v) => v.definition.caches ?? []))
+  const metrics = new EmbedsMetrics({
+    registry: options.metrics.registry,
+    cacheKinds: options.vendors.flatMap((v) => v.definition.caches ?? []),
+  })
   const sealer = options.shared && new Sealer(options.shared.secretKeys, 'options.shared.secretKeys')
   const shared = options.shared && sealer && new SharedState(options.shared.store, sealer, logger)
   const userKey = sealer
@@ -130,6 +133,7 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
     syncBreakers: () => breakerSync?.now() ?? Promise.resolve(),
     close: async () => {
       breakerSync?.stop()
+      metrics.close()
       if (options.dispatcher) return
       // Let requests in flight finish, but not forever: a vendor that keeps
       // a connection open must not hold the process up.

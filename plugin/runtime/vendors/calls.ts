@@ -1,12 +1,13 @@
 /**
  * One directive's vendor work, the same for every adapter and for both the
  * page and the lazy route: its own deadline, the vendor's circuit breaker and
- * counters, a handle to abort it, and — when it fails — one log line and the
- * fallback.
+ * counters and latency, a handle to abort it, and — when it fails —
+ * one log line and the fallback.
  */
 import { EmbedsError, VendorError } from '../../errors.ts'
 import type { Embed, EmbedRequest, EmbedsUser, VendorHttpRequest } from '../../vendors/define.ts'
 import { vendorRequest, type VendorAnswer } from '../http/request.ts'
+import type { CallOutcome } from '../metrics.ts'
 import type { EmbedsLogger } from '../options.ts'
 import type { Runtime, VendorEntry } from '../runtime.ts'
 
@@ -41,6 +42,7 @@ export function startVendorCall(
   const controller = new AbortController()
   const signal = AbortSignal.any([AbortSignal.timeout(runtime.options.timeoutMs), controller.signal])
   const { definition } = entry
+  const started = performance.now()
   const request: EmbedRequest<never, never> = {
     config: entry.config as never,
     resources: entry.resources as never,
@@ -67,13 +69,19 @@ export function startVendorCall(
     const html = await definition.embed(request)
     return typeof html === 'string' ? { html } : html
   })
-  // Handled here so a call nobody awaits (a prefetch left unclaimed, a page
-  // that failed) never becomes an unhandled rejection.
-  result.catch(() => undefined)
   let aborted = false
+  const ended = (outcome: CallOutcome): void => {
+    runtime.metrics.callDuration(definition.name, outcome, (performance.now() - started) / 1000)
+  }
+  // Also handles the rejection, so a call nobody awaits (a prefetch left
+  // unclaimed, a page that failed) never becomes an unhandled rejection.
+  result.then(
+    () => ended('ok'),
+    () => ended(aborted ? 'aborted' : 'fallback'),
+  )
   return {
     result,
-    started: performance.now(),
+    started,
     get aborted() {
       return aborted
     },
