@@ -61,6 +61,7 @@ describe('resolveOptions: defaults', () => {
       now: Date.now,
       shared: undefined,
       metrics: { registry: undefined },
+      tracing: { propagateToVendors: false },
     })
   })
 
@@ -167,6 +168,7 @@ describe('resolveOptions: creates nothing', () => {
       'now',
       'shared',
       'timeoutMs',
+      'tracing',
       'vendors',
     ])
     expect(resolved.dispatcher).toBe(agent)
@@ -230,6 +232,7 @@ describe('resolveOptions: errors name the option by its full path', () => {
       { metrics: { registry: {} as never } },
       "options.metrics.registry must be a prom-client Registry, such as prom-client's register",
     ],
+    [{ tracing: { propagateToVendors: 'yes' as never } }, 'options.tracing.propagateToVendors must be true or false'],
     [
       { shared: { store: new MemoryStore(), secretKeys: ['s'.repeat(32)], breakerSyncMs: 0 } },
       'options.shared.breakerSyncMs must be a positive integer, got 0',

@@ -11,6 +11,7 @@ import { integer, optionsObject, urlPath } from './check.ts'
 import type { MetricsOptions, MetricsRegistry } from './metrics.ts'
 import { Sealer } from './store/seal.ts'
 import type { SharedStore } from './store/store.ts'
+import type { TracingOptions } from './tracing.ts'
 import { resolveBreakerOptions, type CircuitBreakerOptions } from './vendors/breaker.ts'
 
 /** The logger calls the runtime makes; a pino logger fits, and so does any object with these methods. */
@@ -105,6 +106,12 @@ export interface EmbedsOptions {
    * @default {} (a registry of the runtime's own)
    */
   metrics?: MetricsOptions
+  /**
+   * Spans through `@opentelemetry/api` (recorded once the app installs an
+   * OpenTelemetry SDK); `propagateToVendors` sends trace headers to vendors.
+   * @default { propagateToVendors: false }
+   */
+  tracing?: TracingOptions
 }
 
 /** One configured vendor, its options checked. */
@@ -128,6 +135,7 @@ export interface ResolvedEmbedsOptions {
   now: () => number
   shared: { store: SharedStore; secretKeys: readonly string[]; breakerSyncMs: number } | undefined
   metrics: { registry: MetricsRegistry | undefined }
+  tracing: Required<TracingOptions>
 }
 
 /** Checks and fills defaults. Pure: creates nothing. Throws a `TypeError` naming the option by its full path. */
@@ -146,6 +154,7 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     now: options.now ?? Date.now,
     shared: sharedState(options.shared),
     metrics: metricsOptions(options.metrics),
+    tracing: tracingOptions(options.tracing),
   }
 }
 
@@ -162,6 +171,14 @@ function metricsOptions(value: MetricsOptions | undefined): ResolvedEmbedsOption
     throw new TypeError("options.metrics.registry must be a prom-client Registry, such as prom-client's register")
   }
   return { registry: registry as MetricsRegistry }
+}
+
+function tracingOptions(value: TracingOptions | undefined): Required<TracingOptions> {
+  const propagateToVendors = optionsObject('options.tracing', value)?.propagateToVendors ?? false
+  if (typeof propagateToVendors !== 'boolean') {
+    throw new TypeError('options.tracing.propagateToVendors must be true or false')
+  }
+  return { propagateToVendors }
 }
 
 const STORE_METHODS = ['get', 'set', 'setIfAbsent', 'delete', 'increment', 'close'] as const
