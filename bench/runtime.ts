@@ -8,13 +8,19 @@
  *   (the shape before this runtime existed, and the reference);
  * - runtime, no page cache: directives resolved concurrently;
  * - runtime, defaults: plus the shared widget-page cache;
- * - runtime, token reuse: plus the proxy flow's `reuseTokens`.
+ * - runtime, token reuse: plus the proxy flow's `reuseTokens`;
+ * - runtime, defaults, with an OpenTelemetry SDK: the page cache row again
+ *   once an SDK records every span (in memory), what tracing costs when it
+ *   is on. The rows above run with no SDK: the spans are no-ops.
  *
  * Prints a markdown table; nothing here is asserted (STYLE rule 10). The CPU
  * column is this process's user + system time per view, the stubs' included
  * (they run in-process): compare rows of one run, not runs of two machines.
  */
 import os from 'node:os'
+import { context, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { request } from 'undici'
 import { Agent } from 'undici'
 import { renderPage } from '../plugin/runtime/render/render.ts'
@@ -144,6 +150,13 @@ rows.push(await measure('runtime, no page cache', runtimeRender({ pageCache: fal
 rows.push(await measure('runtime, defaults (page cache)', runtimeRender({})))
 rows.push(await measure('runtime, page cache + token reuse', runtimeRender({ reuseTokens: true })))
 
+// Last: an SDK, once registered, stays for the rest of the process.
+const spans = new InMemorySpanExporter()
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }))
+rows.push(await measure('runtime, defaults, with an OpenTelemetry SDK', runtimeRender({})))
+const recorded = spans.getFinishedSpans().length
+
 await returning.close()
 await caramelo.close()
 
@@ -156,7 +169,8 @@ console.log(
     .join(' ')}`,
 )
 console.log(
-  `Vendor latency ${LATENCY_MS} ms per call; ${USERS * ROUNDS} page views per row (${ROUNDS} rounds of ${USERS} concurrent users)\n`,
+  `Vendor latency ${LATENCY_MS} ms per call; ${USERS * ROUNDS} page views per row (${ROUNDS} rounds of ${USERS} concurrent users); ` +
+    `${recorded} spans recorded in the SDK row\n`,
 )
 console.log(
   '| configuration | p50 | p99 | mean | CPU / view | vendor calls / 1 000 views | p50 × reference | calls × reference |',
