@@ -16,6 +16,7 @@ import { returningSdk } from '../vendors/returning/sdk.ts'
 import type { EmbedsOptions } from './options.ts'
 import { renderPage, renderPageChunks } from './render/render.ts'
 import type { Runtime } from './runtime.ts'
+import { startVendorCall } from './vendors/calls.ts'
 import {
   compileTemplates,
   mockAgentPerTest,
@@ -265,6 +266,26 @@ describe('spans of failures, cache hits and early ends', () => {
     expect(directive.status.code).toBe(SpanStatusCode.UNSET)
     expect(spanOf('POST', 'caramelo').attributes).toMatchObject({ 'eta_embeds.outcome': 'aborted' })
     expect(everything(exporter.getFinishedSpans())).not.toContain(TEST_USER.email)
+  })
+
+  it("gives a lazy frame's vendor work a directive span of its own, marked lazy, with no page", async () => {
+    const rt = runtime()
+    const entry = rt.vendors.get('returning-proxy')
+    if (!entry) throw new Error('no returning-proxy')
+    agent.get(PROXY.baseUrl).intercept(SIGNIN).reply(200, { token: WIDGET_TOKEN })
+    agent.get(PROXY.baseUrl).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)
+    const page = { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined }
+    await startVendorCall(rt, entry, {}, page, 'document').result
+
+    expect(tree(exporter.getFinishedSpans())).toEqual([
+      'eta_embeds.directive widget [returning-proxy]',
+      '  GET widgets.vendor.test',
+      '  POST widgets.vendor.test',
+    ])
+    expect(spanOf('eta_embeds.directive widget').attributes).toMatchObject({
+      'eta_embeds.lazy': true,
+      'eta_embeds.outcome': 'ok',
+    })
   })
 
   it('ends the page span with the last chunk, or when the consumer stops', async () => {

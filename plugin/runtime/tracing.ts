@@ -33,9 +33,7 @@ import type { AnyVendorDefinition } from '../vendors/define.ts'
 import type { CallOutcome } from './metrics.ts'
 
 const PACKAGE = 'vite-plugin-eta-embeds'
-// By the package's own name (its `exports` list `./package.json`): the same
-// from the sources and from `dist/`, whatever the folder depth.
-const { version } = createRequire(import.meta.url)(`${PACKAGE}/package.json`) as { version: string }
+const version = packageVersion()
 
 export interface TracingOptions {
   /**
@@ -61,6 +59,20 @@ export const ATTR = {
   /** `eta_embeds.cache.<kind>`: `hit` or `miss`, for each cache a directive looked in. */
   cachePrefix: 'eta_embeds.cache.',
 } as const
+
+/**
+ * Read by the package's own name (its `exports` list `./package.json`): the
+ * same from the sources and from `dist/`, whatever the folder depth. A
+ * bundled server may have no package to read: the tracer then goes without
+ * a version rather than the server without a start.
+ */
+function packageVersion(): string | undefined {
+  try {
+    return (createRequire(import.meta.url)(`${PACKAGE}/package.json`) as { version: string }).version
+  } catch {
+    return undefined
+  }
+}
 
 /** What the runtime traces with. */
 export interface Tracing {
