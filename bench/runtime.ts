@@ -8,11 +8,19 @@
  *   (the shape before this runtime existed, and the reference);
  * - runtime, no page cache: directives resolved concurrently;
  * - runtime, defaults: plus the shared widget-page cache;
- * - runtime, token reuse: plus the proxy flow's `reuseTokens`.
+ * - runtime, token reuse: plus the proxy flow's `reuseTokens`;
+ * - runtime, defaults, with an OpenTelemetry SDK: the page cache row again
+ *   once an SDK records every span (in memory), what tracing costs when it
+ *   is on. The rows above run with no SDK: the spans are no-ops.
  *
- * Prints a markdown table; nothing here is asserted (STYLE rule 10).
+ * Prints a markdown table; nothing here is asserted (STYLE rule 10). The CPU
+ * column is this process's user + system time per view, the stubs' included
+ * (they run in-process): compare rows of one run, not runs of two machines.
  */
 import os from 'node:os'
+import { context, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { request } from 'undici'
 import { Agent } from 'undici'
 import { renderPage } from '../plugin/runtime/render/render.ts'
@@ -96,6 +104,7 @@ interface Row {
   mean: number
   callsPer1000: number
   wallMs: number
+  cpuMsPerView: number
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -106,6 +115,7 @@ async function measure(name: string, render: Render): Promise<Row> {
   await Promise.all(users.slice(0, 5).map(render)) // warm-up: connections, JIT
   const before = returning.received.length + caramelo.received.length
   const latencies: number[] = []
+  const cpu = process.cpuUsage()
   const started = performance.now()
   for (let round = 0; round < ROUNDS; round++) {
     await Promise.all(
@@ -119,6 +129,7 @@ async function measure(name: string, render: Render): Promise<Row> {
     )
   }
   const wallMs = performance.now() - started
+  const { user, system } = process.cpuUsage(cpu)
   const calls = returning.received.length + caramelo.received.length - before
   const sorted = [...latencies].sort((a, b) => a - b)
   const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length
@@ -129,6 +140,7 @@ async function measure(name: string, render: Render): Promise<Row> {
     mean,
     callsPer1000: (calls / latencies.length) * 1000,
     wallMs,
+    cpuMsPerView: (user + system) / 1000 / latencies.length,
   }
 }
 
@@ -137,6 +149,13 @@ rows.push(await measure('sequential, uncached (reference)', sequentialRender()))
 rows.push(await measure('runtime, no page cache', runtimeRender({ pageCache: false })))
 rows.push(await measure('runtime, defaults (page cache)', runtimeRender({})))
 rows.push(await measure('runtime, page cache + token reuse', runtimeRender({ reuseTokens: true })))
+
+// Last: an SDK, once registered, stays for the rest of the process.
+const spans = new InMemorySpanExporter()
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }))
+rows.push(await measure('runtime, defaults, with an OpenTelemetry SDK', runtimeRender({})))
+const recorded = spans.getFinishedSpans().length
 
 await returning.close()
 await caramelo.close()
@@ -150,13 +169,17 @@ console.log(
     .join(' ')}`,
 )
 console.log(
-  `Vendor latency ${LATENCY_MS} ms per call; ${USERS * ROUNDS} page views per row (${ROUNDS} rounds of ${USERS} concurrent users)\n`,
+  `Vendor latency ${LATENCY_MS} ms per call; ${USERS * ROUNDS} page views per row (${ROUNDS} rounds of ${USERS} concurrent users); ` +
+    `${recorded} spans recorded in the SDK row\n`,
 )
-console.log('| configuration | p50 | p99 | mean | vendor calls / 1 000 views | p50 × reference | calls × reference |')
-console.log('| --- | --: | --: | --: | --: | --: | --: |')
+console.log(
+  '| configuration | p50 | p99 | mean | CPU / view | vendor calls / 1 000 views | p50 × reference | calls × reference |',
+)
+console.log('| --- | --: | --: | --: | --: | --: | --: | --: |')
 for (const r of rows) {
   console.log(
-    `| ${r.name} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.mean)} | ${Math.round(r.callsPer1000)} | ` +
+    `| ${r.name} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.mean)} | ${r.cpuMsPerView.toFixed(2)} ms | ` +
+      `${Math.round(r.callsPer1000)} | ` +
       `${(r.p50 / reference.p50).toFixed(2)}× | ${(r.callsPer1000 / reference.callsPer1000).toFixed(2)}× |`,
   )
 }

@@ -59,6 +59,9 @@ describe('resolveOptions: defaults', () => {
       lazyRateLimit: { requests: 60, perMs: 60_000 },
       breaker: { failureThreshold: 5, cooldownMs: 30_000 },
       now: Date.now,
+      shared: undefined,
+      metrics: { registry: undefined },
+      tracing: { propagateToVendors: false },
     })
   })
 
@@ -161,9 +164,11 @@ describe('resolveOptions: creates nothing', () => {
       'lazySigningKeys',
       'logger',
       'maxResponseBytes',
+      'metrics',
       'now',
       'shared',
       'timeoutMs',
+      'tracing',
       'vendors',
     ])
     expect(resolved.dispatcher).toBe(agent)
@@ -222,6 +227,12 @@ describe('resolveOptions: errors name the option by its full path', () => {
     [{ lazyRateLimit: { perMs: 500 } }, 'options.lazyRateLimit.perMs must be an integer of at least 1000, got 500'],
     [{ lazyPath: 'widget' }, "options.lazyPath must be an absolute URL path such as '/_embeds/widget', got 'widget'"],
     [{ lazySigningKeys: [] }, 'options.lazySigningKeys must be a non-empty array of strings'],
+    [{ metrics: 'prometheus' as never }, 'options.metrics must be an object, got prometheus'],
+    [
+      { metrics: { registry: {} as never } },
+      "options.metrics.registry must be a prom-client Registry, such as prom-client's register",
+    ],
+    [{ tracing: { propagateToVendors: 'yes' as never } }, 'options.tracing.propagateToVendors must be true or false'],
     [
       { shared: { store: new MemoryStore(), secretKeys: ['s'.repeat(32)], breakerSyncMs: 0 } },
       'options.shared.breakerSyncMs must be a positive integer, got 0',

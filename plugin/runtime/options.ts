@@ -8,8 +8,10 @@
 import type { Dispatcher } from 'undici'
 import type { AnyVendorDefinition, ConfiguredVendor } from '../vendors/define.ts'
 import { integer, optionsObject, urlPath } from './check.ts'
+import type { MetricsOptions, MetricsRegistry } from './metrics.ts'
 import { Sealer } from './store/seal.ts'
 import type { SharedStore } from './store/store.ts'
+import type { TracingOptions } from './tracing.ts'
 import { resolveBreakerOptions, type CircuitBreakerOptions } from './vendors/breaker.ts'
 
 /** The logger calls the runtime makes; a pino logger fits, and so does any object with these methods. */
@@ -98,6 +100,18 @@ export interface EmbedsOptions {
    * @default unset: every instance keeps its state in its own memory
    */
   shared?: SharedStateOptions
+  /**
+   * Where the metrics go: `{ registry }`, the app's prom-client `Registry`, so
+   * one `/metrics` serves the app's and the runtime's.
+   * @default {} (a registry of the runtime's own)
+   */
+  metrics?: MetricsOptions
+  /**
+   * Spans through `@opentelemetry/api` (recorded once the app installs an
+   * OpenTelemetry SDK); `propagateToVendors` sends trace headers to vendors.
+   * @default { propagateToVendors: false }
+   */
+  tracing?: TracingOptions
 }
 
 /** One configured vendor, its options checked. */
@@ -120,6 +134,8 @@ export interface ResolvedEmbedsOptions {
   breaker: Required<BreakerOptions> | false
   now: () => number
   shared: { store: SharedStore; secretKeys: readonly string[]; breakerSyncMs: number } | undefined
+  metrics: { registry: MetricsRegistry | undefined }
+  tracing: Required<TracingOptions>
 }
 
 /** Checks and fills defaults. Pure: creates nothing. Throws a `TypeError` naming the option by its full path. */
@@ -137,7 +153,32 @@ export function resolveOptions(options: EmbedsOptions): ResolvedEmbedsOptions {
     breaker: breaker && pick(resolveBreakerOptions(breaker, 'options.breaker'), 'failureThreshold', 'cooldownMs'),
     now: options.now ?? Date.now,
     shared: sharedState(options.shared),
+    metrics: metricsOptions(options.metrics),
+    tracing: tracingOptions(options.tracing),
   }
+}
+
+const REGISTRY_METHODS = ['registerMetric', 'getSingleMetric', 'metrics'] as const
+
+function metricsOptions(value: MetricsOptions | undefined): ResolvedEmbedsOptions['metrics'] {
+  const registry = optionsObject('options.metrics', value)?.registry as Partial<MetricsRegistry> | undefined
+  if (registry === undefined) return { registry: undefined }
+  if (
+    typeof registry !== 'object' ||
+    registry === null ||
+    REGISTRY_METHODS.some((m) => typeof registry[m] !== 'function')
+  ) {
+    throw new TypeError("options.metrics.registry must be a prom-client Registry, such as prom-client's register")
+  }
+  return { registry: registry as MetricsRegistry }
+}
+
+function tracingOptions(value: TracingOptions | undefined): Required<TracingOptions> {
+  const propagateToVendors = optionsObject('options.tracing', value)?.propagateToVendors ?? false
+  if (typeof propagateToVendors !== 'boolean') {
+    throw new TypeError('options.tracing.propagateToVendors must be true or false')
+  }
+  return { propagateToVendors }
 }
 
 const STORE_METHODS = ['get', 'set', 'setIfAbsent', 'delete', 'increment', 'close'] as const

@@ -75,7 +75,7 @@ describe('the widget page cache', () => {
 
     for (let i = 0; i < 3; i++) await expect(render(resolved, templates)).resolves.toContain('srcdoc=')
 
-    expect(resolved.metrics.snapshot()).toMatchObject({
+    expect(await resolved.metrics.snapshot()).toMatchObject({
       cacheHits: { widget_page: 2 },
       cacheMisses: { widget_page: 1 },
       vendorCalls: { 'returning-proxy': 3 },
@@ -125,7 +125,7 @@ describe('token reuse', () => {
     const first = await render(resolved, templates)
     const second = await render(resolved, templates)
     expect(second).toBe(first)
-    expect(resolved.metrics.snapshot()).toMatchObject({
+    expect(await resolved.metrics.snapshot()).toMatchObject({
       cacheHits: { widget_token: 1 },
       cacheMisses: { widget_token: 1 },
     })
@@ -167,7 +167,9 @@ describe('the circuit breaker', () => {
     agent.get(CARAMELO).intercept(AUTH).reply(200, { real_time_access_token: 'rtat_probe_000000' })
     await expect(render(resolved, templates)).resolves.toContain('rtat_probe_000000')
     expect(resolved.vendors.get('caramelo')?.breaker?.state).toBe('closed')
-    expect(resolved.metrics.prometheus()).toContain('eta_embeds_breaker_state{vendor="caramelo",state="closed"} 1')
+    expect(await resolved.metrics.prometheus()).toContain(
+      'eta_embeds_breaker_state{vendor="caramelo",state="closed"} 1',
+    )
   })
 
   it('is not moved by input we refused before calling', async () => {
@@ -195,7 +197,7 @@ describe('the circuit breaker', () => {
       for (let i = 0; i < 3; i++) await expect(renderWith(resolved, templates, { id: 'nope' })).resolves.toBe('[down]')
       expect(resolved.vendors.get('returning-proxy')?.breaker?.state).toBe('closed')
       // Each failure is still counted by cause, and still logged.
-      expect(resolved.metrics.prometheus()).toContain(
+      expect(await resolved.metrics.prometheus()).toContain(
         'eta_embeds_vendor_failures_total{vendor="returning-proxy",cause="ERR_VENDOR_STATUS"} 3',
       )
       agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)

@@ -22,6 +22,7 @@ import { LazyUrlSigner } from './vendors/lazy-url.ts'
 import { SharedBreaker } from './vendors/shared-breaker.ts'
 import { Sealer } from './store/seal.ts'
 import { SharedState } from './store/shared.ts'
+import { createTracing, markCache, type Tracing } from './tracing.ts'
 
 /** How long `close()` waits for vendor requests in flight before cutting them. */
 const CLOSE_GRACE_MS = 5_000
@@ -40,6 +41,8 @@ export interface Runtime {
   options: ResolvedEmbedsOptions
   logger: EmbedsLogger
   metrics: EmbedsMetrics
+  /** The package's tracer (a no-op unless the app installs an OpenTelemetry SDK) and its options. */
+  tracing: Tracing
   dispatcher: Dispatcher
   /** Built-in directives plus those of the configured adapters. */
   vocabulary: Vocabulary
@@ -73,7 +76,10 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
     ...builtins,
     ...options.vendors.map((v) => v.definition).filter((d) => !builtinNames.has(d.name)),
   ])
-  const metrics = new EmbedsMetrics(options.vendors.flatMap((v) => v.definition.caches ?? []))
+  const metrics = new EmbedsMetrics({
+    registry: options.metrics.registry,
+    cacheKinds: options.vendors.flatMap((v) => v.definition.caches ?? []),
+  })
   const sealer = options.shared && new Sealer(options.shared.secretKeys, 'options.shared.secretKeys')
   const shared = options.shared && sealer && new SharedState(options.shared.store, sealer, logger)
   const userKey = sealer
@@ -87,8 +93,15 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
     now: options.now,
     userKey,
     shared,
-    cacheLookup: (kind) => metrics.cacheLookup(kind),
-    cacheMiss: (kind) => metrics.cacheMiss(kind),
+    // A lookup is a hit until the same directive's vendor work reports a miss.
+    cacheLookup: (kind) => {
+      metrics.cacheLookup(kind)
+      markCache(kind, 'hit')
+    },
+    cacheMiss: (kind) => {
+      metrics.cacheMiss(kind)
+      markCache(kind, 'miss')
+    },
   }
   const vendors = new Map<string, VendorEntry>()
   for (const { definition, config } of options.vendors) {
@@ -116,6 +129,7 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
     options,
     logger,
     metrics,
+    tracing: createTracing(options.tracing),
     dispatcher,
     vocabulary,
     vendors,
@@ -130,6 +144,7 @@ export function createRuntime(options: ResolvedEmbedsOptions): Runtime {
     syncBreakers: () => breakerSync?.now() ?? Promise.resolve(),
     close: async () => {
       breakerSync?.stop()
+      metrics.close()
       if (options.dispatcher) return
       // Let requests in flight finish, but not forever: a vendor that keeps
       // a connection open must not hold the process up.

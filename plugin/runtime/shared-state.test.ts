@@ -149,8 +149,8 @@ describe.each(STORES)('token reuse across instances ($name)', ({ make }) => {
       expect(html).toContain(jwt(exp, 'sdk'))
     }
     // a: one miss per flow, then local hits; b: found in the store, a hit.
-    expect(a.metrics.snapshot()).toMatchObject({ cacheMisses: { widget_token: 1, sdk_token: 1 } })
-    expect(b.metrics.snapshot()).toMatchObject({
+    expect(await a.metrics.snapshot()).toMatchObject({ cacheMisses: { widget_token: 1, sdk_token: 1 } })
+    expect(await b.metrics.snapshot()).toMatchObject({
       cacheHits: { widget_token: 2, sdk_token: 2 },
       cacheMisses: { widget_token: 0, sdk_token: 0 },
     })
@@ -371,8 +371,8 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     await b.syncBreakers()
     // No interceptor is left: a call from b would fail differently (and be counted as a call).
     await expect(render(b, templates)).resolves.toBe('[down]')
-    expect(b.metrics.snapshot().vendorCalls['caramelo'] ?? 0).toBe(0)
-    expect(b.metrics.snapshot().vendorFailures['caramelo']).toEqual({ ERR_VENDOR_CIRCUIT_OPEN: 1 })
+    expect((await b.metrics.snapshot()).vendorCalls['caramelo'] ?? 0).toBe(0)
+    expect((await b.metrics.snapshot()).vendorFailures['caramelo']).toEqual({ ERR_VENDOR_CIRCUIT_OPEN: 1 })
 
     clock += 10_000
     // Slow enough that both renders are under way while the probe runs.
@@ -380,8 +380,8 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     const [fromA, fromB] = await Promise.all([render(a, templates), render(b, templates)])
     expect([fromA, fromB].filter((html) => html.includes('rtat_probe_000000'))).toHaveLength(1)
     expect([fromA, fromB].filter((html) => html === '[down]')).toHaveLength(1)
-    const calls = (r: Runtime) => r.metrics.snapshot().vendorCalls['caramelo'] ?? 0
-    expect(calls(a) + calls(b)).toBe(3)
+    const calls = async (r: Runtime) => (await r.metrics.snapshot()).vendorCalls['caramelo'] ?? 0
+    expect((await calls(a)) + (await calls(b))).toBe(3)
 
     // The probe worked: closed for both (the other instance at its next sync).
     await Promise.all([a.syncBreakers(), b.syncBreakers()])
@@ -407,7 +407,7 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     store.calls.length = 0
     await expect(render(b, templates)).resolves.toBe('[down]')
     expect(store.calls).toEqual([])
-    expect(b.metrics.snapshot().vendorFailures['caramelo']).toEqual({ ERR_VENDOR_CIRCUIT_OPEN: 1 })
+    expect((await b.metrics.snapshot()).vendorFailures['caramelo']).toEqual({ ERR_VENDOR_CIRCUIT_OPEN: 1 })
   })
 
   it('learns of a breaker opened elsewhere within breakerSyncMs: shown open in its metrics, logged once', async () => {
@@ -419,9 +419,11 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     for (let i = 0; i < 2; i++) await render(a, templates)
 
     // Waits on b's own account of the breaker, which only its background sync can change.
-    await vi.waitFor(() => expect(b.metrics.snapshot().breakers['caramelo']).toBe('open'), { timeout: 10_000 })
+    await vi.waitFor(async () => expect((await b.metrics.snapshot()).breakers['caramelo']).toBe('open'), {
+      timeout: 10_000,
+    })
     await expect(render(b, templates)).resolves.toBe('[down]')
-    expect(b.metrics.snapshot().vendorCalls['caramelo'] ?? 0).toBe(0)
+    expect((await b.metrics.snapshot()).vendorCalls['caramelo'] ?? 0).toBe(0)
     expect(storeLines(b.log, /^circuit breaker open across the fleet$/)).toHaveLength(1)
     // b's own breaker never saw a failure: the fleet's state is what refuses.
     expect(b.vendors.get('caramelo')?.breaker?.state).toBe('closed')
@@ -457,9 +459,9 @@ describe.each(STORES)('circuit breakers across instances ($name)', ({ make }) =>
     clock += 10_000
     await b.syncBreakers()
     await expect(render(b, templates)).resolves.toBe('[down]') // b probes, and fails
-    expect(b.metrics.snapshot().vendorCalls['caramelo']).toBe(1)
+    expect((await b.metrics.snapshot()).vendorCalls['caramelo']).toBe(1)
     await expect(render(a, templates)).resolves.toBe('[down]') // refused: open again
-    expect(a.metrics.snapshot().vendorCalls['caramelo']).toBe(2)
+    expect((await a.metrics.snapshot()).vendorCalls['caramelo']).toBe(2)
   })
 })
 
@@ -475,8 +477,8 @@ describe.each(STORES)('the widget page across instances ($name)', ({ make }) => 
     agent.get(WIDGETS).intercept(SIGNIN).reply(200, SIGNED_IN).times(6)
 
     for (const runtime of [a, b, a, b]) await expect(render(runtime, templates)).resolves.toContain('srcdoc=')
-    expect(a.metrics.snapshot()).toMatchObject({ cacheHits: { widget_page: 1 }, cacheMisses: { widget_page: 1 } })
-    expect(b.metrics.snapshot()).toMatchObject({ cacheHits: { widget_page: 2 }, cacheMisses: { widget_page: 0 } })
+    expect(await a.metrics.snapshot()).toMatchObject({ cacheHits: { widget_page: 1 }, cacheMisses: { widget_page: 1 } })
+    expect(await b.metrics.snapshot()).toMatchObject({ cacheHits: { widget_page: 2 }, cacheMisses: { widget_page: 0 } })
 
     clock += 60_000 // stale for everyone: one more GET, by whoever comes first
     agent.get(WIDGETS).intercept(PAGE).reply(200, WIDGET_PAGE, HTML)

@@ -8,8 +8,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { context, propagation, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { MockAgent } from 'undici'
-import { afterEach, beforeEach } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { compileTemplate } from '../compiler/codegen.ts'
 import type { TemplateMap, TemplateModule } from '../template-module.ts'
 import { caramelo } from '../vendors/caramelo/index.ts'
@@ -135,4 +139,31 @@ export function mockAgentPerTest(use: (agent: MockAgent) => void): void {
       await agent?.close()
     }
   })
+}
+
+/**
+ * An OpenTelemetry SDK for the tests of one file, as an app would install
+ * it: a tracer provider whose spans land in memory, an AsyncLocalStorage
+ * context manager and the W3C trace-context and baggage propagators, all
+ * registered globally for the file and removed after it. Spans are
+ * forgotten after each test.
+ */
+export function recordSpans(): { exporter: InMemorySpanExporter; provider: BasicTracerProvider } {
+  const exporter = new InMemorySpanExporter()
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  beforeAll(() => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+    trace.setGlobalTracerProvider(provider)
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    )
+  })
+  afterEach(() => exporter.reset())
+  afterAll(async () => {
+    trace.disable()
+    context.disable()
+    propagation.disable()
+    await provider.shutdown()
+  })
+  return { exporter, provider }
 }

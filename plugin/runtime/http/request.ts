@@ -1,10 +1,22 @@
 /**
  * The one way vendor calls leave this process: undici with a deadline, a cap
  * on the answer's size, no redirects, and errors turned into `VendorError`s
- * that name the cause and never the vendor's body.
+ * that name the cause and never the vendor's body. Each request is a client
+ * span of its directive's (issue 12), and carries no trace header to the
+ * vendor unless the app asked for it.
  */
+import { context, propagation, SpanKind, trace, type Context } from '@opentelemetry/api'
+import { suppressTracing } from '@opentelemetry/core'
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_SCHEME,
+} from '@opentelemetry/semantic-conventions'
 import { request, type Dispatcher } from 'undici'
 import { VendorError } from '../../errors.ts'
+import { ATTR, fail, type Tracing } from '../tracing.ts'
 
 export interface VendorRequest {
   vendor: string
@@ -16,6 +28,8 @@ export interface VendorRequest {
   /** Aborts the call; a `TimeoutError` reason is reported as `ERR_VENDOR_TIMEOUT`. */
   signal: AbortSignal
   maxBytes: number
+  /** Trace the request as a child of `parent` (its directive's span); unset: untraced. */
+  trace?: { tracing: Tracing; parent: Context }
 }
 
 export interface VendorAnswer {
@@ -25,13 +39,67 @@ export interface VendorAnswer {
 }
 
 /** Sends one request and reads the whole answer, or throws a `VendorError`. */
-export async function vendorRequest(req: VendorRequest): Promise<VendorAnswer> {
+export function vendorRequest(req: VendorRequest): Promise<VendorAnswer> {
+  return req.trace ? traced(req, req.trace.tracing, req.trace.parent) : send(req, req.headers)
+}
+
+/**
+ * The request as a client span (named by its method, as OpenTelemetry's HTTP
+ * conventions say), with the server's address but no path or query.
+ *
+ * It is sent with tracing suppressed: an app's undici instrumentation would
+ * otherwise add a span of its own and inject `traceparent` into every
+ * request, to a third party included. Only with `propagateToVendors` do the
+ * headers go out, written here from this span, without baggage (an app may
+ * keep user data there).
+ */
+async function traced(req: VendorRequest, tracing: Tracing, parent: Context): Promise<VendorAnswer> {
+  const { url } = req
+  const span = tracing.tracer.startSpan(
+    req.method,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [ATTR_HTTP_REQUEST_METHOD]: req.method,
+        [ATTR_SERVER_ADDRESS]: url.hostname,
+        [ATTR_SERVER_PORT]: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+        [ATTR_URL_SCHEME]: url.protocol.slice(0, -1),
+        [ATTR.vendor]: req.vendor,
+      },
+    },
+    parent,
+  )
+  const spanContext = trace.setSpan(parent, span)
+  let headers = req.headers
+  if (tracing.propagateToVendors) {
+    const carrier: Record<string, string> = {}
+    propagation.inject(propagation.deleteBaggage(spanContext), carrier)
+    headers = { ...headers, ...carrier }
+  }
+  try {
+    const answer = await context.with(suppressTracing(spanContext), () => send(req, headers))
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, answer.status)
+    return answer
+  } catch (error) {
+    if (error instanceof VendorError && error.status !== undefined) {
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, error.status)
+    }
+    // Stopped by us (the page no longer needs it): not the vendor failing.
+    if (req.signal.aborted && !timedOut(req.signal)) span.setAttribute(ATTR.outcome, 'aborted')
+    else fail(span, error)
+    throw error
+  } finally {
+    span.end()
+  }
+}
+
+async function send(req: VendorRequest, headers: Record<string, string> | undefined): Promise<VendorAnswer> {
   let res: Dispatcher.ResponseData
   try {
     res = await request(req.url, {
       dispatcher: req.dispatcher,
       method: req.method,
-      headers: req.headers,
+      headers,
       body: req.body,
       signal: req.signal,
     })
@@ -91,10 +159,14 @@ function tooLarge(req: VendorRequest, status: number): VendorError {
 /** undici's error codes for its own timers running out. */
 const POOL_TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
+function timedOut(signal: AbortSignal): boolean {
+  const reason: unknown = signal.aborted ? signal.reason : undefined
+  return reason instanceof Error && reason.name === 'TimeoutError'
+}
+
 function classify(req: VendorRequest, error: unknown): VendorError {
   if (error instanceof VendorError) return error
-  const reason: unknown = req.signal.aborted ? req.signal.reason : undefined
-  if (reason instanceof Error && reason.name === 'TimeoutError') {
+  if (timedOut(req.signal)) {
     return new VendorError(req.vendor, 'ERR_VENDOR_TIMEOUT', `${req.vendor} did not answer before the deadline`, {
       cause: error,
     })

@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http'
 import Koa from 'koa'
+import { Counter, Registry } from 'prom-client'
 import { MockAgent, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { embeds, type EmbedsMiddleware, type EmbedsMiddlewareOptions } from './middleware.ts'
@@ -75,6 +76,21 @@ describe('metricsPath', () => {
       expect(res.headers['cache-control']).toBe('no-store')
       expect(res.body).toContain('# TYPE eta_embeds_vendor_calls_total counter')
     }
+  })
+
+  it("serves the app's own registry when given one: the app's metrics and the runtime's in one answer", async () => {
+    const registry = new Registry()
+    new Counter({ name: 'app_logins_total', help: 'Logins.', registers: [registry] }).inc(2)
+    const base = await serve({ metricsPath: '/metrics', metricsToken: TOKEN, metrics: { registry } })
+    const res = await get(`${base}/metrics`, { authorization: `Bearer ${TOKEN}` })
+    expect(res.status).toBe(200)
+    expect(res.body).toContain('app_logins_total 2\n')
+    expect(res.body).toContain('# TYPE eta_embeds_vendor_calls_total counter\n')
+    expect(res.body).toBe(await registry.metrics())
+
+    // A second middleware on the same registry (another sub-app, a restart in-process) starts too: it shares the metrics.
+    const again = await serve({ metricsPath: '/metrics', metricsToken: TOKEN, metrics: { registry } })
+    expect((await get(`${again}/metrics`, { authorization: `Bearer ${TOKEN}` })).body).toBe(await registry.metrics())
   })
 
   it('cannot be served without a token: metricsPath alone is refused at start', () => {

@@ -5,7 +5,7 @@
  * config (`authorization: { credentials_file: … }`). A token, not "loopback
  * only": behind a reverse proxy on the same host every request comes from
  * loopback. There is no anonymous mode; an app that wants its counters public
- * can serve `middleware.metrics.prometheus()` from a route of its own.
+ * can serve its registry (`middleware.metrics.registry`) from a route of its own.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context } from 'koa'
@@ -14,10 +14,11 @@ import type { EmbedsMetrics } from '../metrics.ts'
 
 export interface MetricsRouteOptions {
   /**
-   * Serve the runtime's counters (vendor calls, failures by cause, cache hits
-   * and misses, breaker states) in Prometheus text format at this path, to
-   * requests with `Authorization: Bearer <metricsToken>`; anyone else gets 401.
-   * Off unless set, and needs `metricsToken`. @example '/metrics'
+   * Serve the metrics registry (the runtime's metrics — vendor calls,
+   * failures by cause, latencies, cache lookups and misses, breaker states —
+   * and, with `metrics.registry`, the app's own) in Prometheus text format at
+   * this path, to requests with `Authorization: Bearer <metricsToken>`; anyone
+   * else gets 401. Off unless set, and needs `metricsToken`. @example '/metrics'
    */
   metricsPath?: string
   /**
@@ -65,16 +66,17 @@ export function resolveMetricsRoute(options: MetricsRouteOptions): ResolvedMetri
   return { path, tokenDigest: digest(metricsToken) }
 }
 
-/** Answers the counters to the token's bearer, and 401 with no detail to anyone else. */
-export function serveMetrics(ctx: Context, route: ResolvedMetricsRoute, metrics: EmbedsMetrics): void {
+/** Answers the registry's metrics to the token's bearer, and 401 with no detail to anyone else. */
+export async function serveMetrics(ctx: Context, route: ResolvedMetricsRoute, metrics: EmbedsMetrics): Promise<void> {
   ctx.set('Cache-Control', 'no-store')
   if (!authorized(ctx.get('authorization'), route.tokenDigest)) {
     ctx.set('WWW-Authenticate', 'Bearer realm="metrics"')
     ctx.status = 401
     return
   }
-  ctx.type = 'text/plain; version=0.0.4'
-  ctx.body = metrics.prometheus()
+  const body = await metrics.prometheus()
+  ctx.type = metrics.contentType
+  ctx.body = body
 }
 
 function authorized(header: string, expected: Buffer): boolean {

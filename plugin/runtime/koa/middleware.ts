@@ -85,7 +85,7 @@ export function embeds(options: EmbedsMiddlewareOptions): EmbedsMiddleware {
   const acceptLanguage = (ctx: Context) => ctx.get('accept-language') || undefined
   const middleware: Middleware = async (ctx, next) => {
     if (metricsRoute && ctx.path === metricsRoute.path && ctx.method === 'GET') {
-      serveMetrics(ctx, metricsRoute, runtime.metrics)
+      await serveMetrics(ctx, metricsRoute, runtime.metrics)
       return
     }
     if (ctx.path === resolved.lazyPath && ctx.method === 'GET') {

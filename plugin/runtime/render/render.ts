@@ -1,12 +1,15 @@
 /**
  * Renders a compiled page: registers the compiled templates with Eta, starts
  * the vendor calls known in advance, runs the template and hands back the
- * page as chunks (see `scope.ts` for the directives themselves).
+ * page as chunks (see `scope.ts` for the directives themselves). The
+ * render is one span, the parent of its directives' (issue 12).
  */
+import { context } from '@opentelemetry/api'
 import { Eta } from 'eta/core'
 import { RenderError } from '../../errors.ts'
 import { HOST_OPTION, type DirectiveInfo, type TemplateMap, type TemplateModule } from '../../template-module.ts'
 import type { Runtime } from '../runtime.ts'
+import { endWithChunks, fail, startPageSpan } from '../tracing.ts'
 import { RenderScope, type PageContext, type WriteOrder } from './scope.ts'
 
 export type { PageContext, TemplateMap, TemplateModule, WriteOrder }
@@ -89,12 +92,20 @@ export async function renderPageChunks(
   }
   const engine = engineFor(templates)
   const scope = new RenderScope(runtime, engine.eta, page)
-  scope.prefetch(prefetchable(engine, name))
+  const traced = startPageSpan(runtime.tracing, name)
   try {
-    const html = await engine.eta.renderAsync(name, data, { [HOST_OPTION]: scope } as never)
-    return scope.chunks(html, order)
+    // Inside the page's span: the directives' calls, prefetched or started
+    // where the template reaches them, become its children.
+    const html = await context.with(traced.context, () => {
+      scope.prefetch(prefetchable(engine, name))
+      return engine.eta.renderAsync(name, data, { [HOST_OPTION]: scope } as never)
+    })
+    // The span lasts until the last chunk: the directives settle while the page streams.
+    return endWithChunks(traced.span, scope.chunks(html, order))
   } catch (error) {
     scope.cancel()
+    fail(traced.span, error)
+    traced.span.end()
     throw error
   }
 }

@@ -1,14 +1,17 @@
 /**
  * One directive's vendor work, the same for every adapter and for both the
  * page and the lazy route: its own deadline, the vendor's circuit breaker and
- * counters, a handle to abort it, and — when it fails — one log line and the
- * fallback.
+ * counters, its span and latency, a handle to abort it, and — when it fails —
+ * one log line and the fallback.
  */
+import { context } from '@opentelemetry/api'
 import { EmbedsError, VendorError } from '../../errors.ts'
 import type { Embed, EmbedRequest, EmbedsUser, VendorHttpRequest } from '../../vendors/define.ts'
 import { vendorRequest, type VendorAnswer } from '../http/request.ts'
+import type { CallOutcome } from '../metrics.ts'
 import type { EmbedsLogger } from '../options.ts'
 import type { Runtime, VendorEntry } from '../runtime.ts'
+import { endDirectiveSpan, startDirectiveSpan } from '../tracing.ts'
 
 /** Who a page (or a lazy frame) is rendered for. */
 export interface CallContext {
@@ -30,7 +33,11 @@ export interface VendorCall {
 /** What a call produces: the inline embed, or a lazy frame's whole document. */
 export type CallKind = 'embed' | 'document'
 
-/** Starts `entry`'s flow for one directive under its own deadline. */
+/**
+ * Starts `entry`'s flow for one directive under its own deadline. Its span
+ * is a child of the active one (the page's) and lasts as long as the call;
+ * the adapter's code runs inside it, so its cache lookups mark it.
+ */
 export function startVendorCall(
   runtime: Runtime,
   entry: VendorEntry,
@@ -41,6 +48,8 @@ export function startVendorCall(
   const controller = new AbortController()
   const signal = AbortSignal.any([AbortSignal.timeout(runtime.options.timeoutMs), controller.signal])
   const { definition } = entry
+  const started = performance.now()
+  const traced = startDirectiveSpan(runtime.tracing, definition, kind === 'document')
   const request: EmbedRequest<never, never> = {
     config: entry.config as never,
     resources: entry.resources as never,
@@ -57,23 +66,33 @@ export function startVendorCall(
         body: req.body,
         signal,
         maxBytes: runtime.options.maxResponseBytes,
+        trace: { tracing: runtime.tracing, parent: traced.context },
       }),
   }
-  const result = guarded(runtime, entry, controller.signal, async () => {
-    if (kind === 'document') {
-      if (!definition.lazy) throw new Error(`internal: ${definition.name} serves no lazy document`)
-      return { html: await definition.lazy.document(request) }
-    }
-    const html = await definition.embed(request)
-    return typeof html === 'string' ? { html } : html
-  })
-  // Handled here so a call nobody awaits (a prefetch left unclaimed, a page
-  // that failed) never becomes an unhandled rejection.
-  result.catch(() => undefined)
+  const result = context.with(traced.context, () =>
+    guarded(runtime, entry, controller.signal, async () => {
+      if (kind === 'document') {
+        if (!definition.lazy) throw new Error(`internal: ${definition.name} serves no lazy document`)
+        return { html: await definition.lazy.document(request) }
+      }
+      const html = await definition.embed(request)
+      return typeof html === 'string' ? { html } : html
+    }),
+  )
   let aborted = false
+  const ended = (outcome: CallOutcome, error?: unknown): void => {
+    runtime.metrics.callDuration(definition.name, outcome, (performance.now() - started) / 1000)
+    endDirectiveSpan(traced.span, outcome, error)
+  }
+  // Also handles the rejection, so a call nobody awaits (a prefetch left
+  // unclaimed, a page that failed) never becomes an unhandled rejection.
+  result.then(
+    () => ended('ok'),
+    (error: unknown) => ended(aborted ? 'aborted' : 'fallback', error),
+  )
   return {
     result,
-    started: performance.now(),
+    started,
     get aborted() {
       return aborted
     },

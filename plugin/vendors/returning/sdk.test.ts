@@ -470,11 +470,11 @@ describe('<<widget flow="sdk">>: every vendor failure yields the fallback and on
     // Open after two: the third render called nothing (no interceptor is left).
     expect(rt.vendors.get('returning-sdk')?.breaker?.state).toBe('open')
     expect(rt.vendors.get('returning-proxy')?.breaker?.state).toBe('closed')
-    expect(rt.metrics.snapshot()).toMatchObject({
+    expect(await rt.metrics.snapshot()).toMatchObject({
       vendorCalls: { 'returning-sdk': 2 },
       vendorFailures: { 'returning-sdk': { ERR_VENDOR_STATUS: 2, ERR_VENDOR_CIRCUIT_OPEN: 1 } },
     })
-    const text = rt.metrics.prometheus()
+    const text = await rt.metrics.prometheus()
     expect(text).toContain('eta_embeds_breaker_state{vendor="returning-sdk",state="open"} 1')
     expect(text).toContain('eta_embeds_vendor_failures_total{vendor="returning-sdk",cause="ERR_VENDOR_STATUS"} 2')
     expect(logger.lines.map((l) => l.fields['cause'])).toEqual([
@@ -501,7 +501,7 @@ describe('<<widget flow="sdk">>: token reuse', () => {
     await render(rt, templates)
     await render(rt, templates)
 
-    expect(rt.metrics.snapshot().cacheHits).toEqual({ sdk_token: 0 })
+    expect((await rt.metrics.snapshot()).cacheHits).toEqual({ sdk_token: 0 })
   })
 
   it("reuses a user's token within its life, per user, counting sdk_token hits and misses", async () => {
@@ -517,7 +517,7 @@ describe('<<widget flow="sdk">>: token reuse', () => {
 
     expect(second).toBe(first)
     expect(first).toContain(`embed-token="${alice}"`)
-    expect(rt.metrics.snapshot()).toMatchObject({ cacheHits: { sdk_token: 1 }, cacheMisses: { sdk_token: 1 } })
+    expect(await rt.metrics.snapshot()).toMatchObject({ cacheHits: { sdk_token: 1 }, cacheMisses: { sdk_token: 1 } })
 
     // Another user gets a token of their own.
     const bob = jwt('bob', exp)
@@ -530,7 +530,7 @@ describe('<<widget flow="sdk">>: token reuse', () => {
     const renewed = jwt('alice-2', exp + 900)
     tokenEndpoint({ status: 200, data: { data: { embedToken: renewed, expiresIn: 900 } } })
     await expect(render(rt, templates)).resolves.toContain(`embed-token="${renewed}"`)
-    expect(rt.metrics.snapshot()).toMatchObject({ cacheHits: { sdk_token: 1 }, cacheMisses: { sdk_token: 3 } })
+    expect(await rt.metrics.snapshot()).toMatchObject({ cacheHits: { sdk_token: 1 }, cacheMisses: { sdk_token: 3 } })
     expect(JSON.stringify(logger.lines)).not.toContain(ACCESS_KEY)
   })
 })
