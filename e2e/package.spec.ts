@@ -200,6 +200,8 @@ test('the README\'s "Add it to your app" shows the example app\'s files verbatim
 })
 
 test('a TypeScript consumer type-checks against the published declarations', async () => {
+  // tsc is CPU-bound: 10 s on a quiet machine, past 30 s at load 12 on two cores. A deadline, not a timing claim.
+  test.setTimeout(120_000)
   const tsc = path.join(app, 'node_modules', '.bin', 'tsc')
   const flags = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2023']
   const resolution = ['--module', 'nodenext', '--moduleResolution', 'nodenext']
