@@ -196,15 +196,12 @@ function printTable(results: [Scenario, Record<Mode, Timeline[]>][], loadAtStart
     for (const mode of MODES) {
       const t = timelines[mode]
       const of = (key: keyof Timeline) => t.map((x) => x[key])
-      const baseOf = (key: keyof Timeline) =>
-        quantile(
-          base.map((x) => x[key]),
-          0.5,
-        )
+      const seen = (list: Timeline[]) => list.map((x) => x.firstByte + x.footer)
+      const p50 = (values: number[]) => quantile(values, 0.5)
       console.log(
         `| ${scenario.name} | ${MODE_NAMES[mode]} | ${both(of('firstByte'))} | ${both(of('footer'))} | ` +
-          `${both(of('complete'))} | ${ratio(quantile(of('footer'), 0.5), baseOf('footer'))} | ` +
-          `${ratio(quantile(of('complete'), 0.5), baseOf('complete'))} |`,
+          `${both(seen(t))} | ${both(of('complete'))} | ${ratio(p50(seen(t)), p50(seen(base)))} | ` +
+          `${ratio(p50(of('complete')), p50(base.map((x) => x.complete)))} |`,
       )
     }
   }

@@ -9,7 +9,6 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
 import type { RawData, WebSocket } from 'ws'
 import {
-  AnswerGate,
   checkLatency,
   checkPort,
   checkSecret,
@@ -24,7 +23,8 @@ import {
   startServer,
   waitLatency,
 } from './http.ts'
-import type { Hold, ReceivedRequest, StubAnswer } from './http.ts'
+import type { ReceivedRequest, StubAnswer } from './http.ts'
+import { AnswerGate, type Hold } from './hold.ts'
 
 /** Options of {@link startCarameloStub}. */
 export interface CarameloStubOptions {

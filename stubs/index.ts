@@ -13,6 +13,7 @@ export type {
 } from './returning-sdk.ts'
 export { startCarameloStub } from './caramelo.ts'
 export type { CarameloStub, CarameloStubOptions, CarameloMintedToken, CarameloSocketAttempt } from './caramelo.ts'
-export type { Hold, ReceivedRequest, StubAnswer } from './http.ts'
+export type { ReceivedRequest, StubAnswer } from './http.ts'
+export type { Hold } from './hold.ts'
 export { LOCAL_VENDORS } from './local.ts'
 export type { LocalVendor, LocalVendorStarter } from './local.ts'

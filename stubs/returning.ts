@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { SignJWT, jwtVerify } from 'jose'
 import {
-  AnswerGate,
   checkLatency,
   checkPort,
   checkPositiveInteger,
@@ -23,7 +22,8 @@ import {
   startServer,
   waitLatency,
 } from './http.ts'
-import type { Hold, ReceivedRequest, StubAnswer } from './http.ts'
+import type { ReceivedRequest, StubAnswer } from './http.ts'
+import { AnswerGate, type Hold } from './hold.ts'
 
 /** Options of {@link startReturningStub}. */
 export interface ReturningStubOptions {

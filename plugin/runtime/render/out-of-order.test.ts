@@ -14,7 +14,6 @@ import { caramelo } from '../../vendors/caramelo/index.ts'
 import { defineVendor, type Embed, type EmbedsUser } from '../../vendors/define.ts'
 import { definitionsOf } from '../../vendors/registry.ts'
 import { returningProxy } from '../../vendors/returning/proxy.ts'
-import { returningSdk } from '../../vendors/returning/sdk.ts'
 import { identifier, pixels } from '../../vendors/rules.ts'
 import { Vocabulary } from '../../vendors/vocabulary.ts'
 import {
@@ -304,22 +303,6 @@ describe('out of order: what the page holds', () => {
     }
     expect(ids[0]).not.toBe(ids[1])
     expect(ids[0]).not.toBe('000000000000000000000000')
-  })
-})
-
-describe('slot sizes of the built-in adapters', () => {
-  const proxy = returningProxy.definition.resolve(TEST_VENDORS.returning, 'options.vendors[0]')
-  const sdk = returningSdk.definition.resolve(TEST_VENDORS.returningSdk, 'options.vendors[1]')
-  const chat = caramelo.definition.resolve(TEST_VENDORS.caramelo, 'options.vendors[2]')
-
-  it.each([
-    ['a proxy widget: its height', returningProxy.definition.slot?.(proxy, { height: '260' }), { height: 260 }],
-    ['a proxy widget without one: an iframe’s 150', returningProxy.definition.slot?.(proxy, {}), { height: 150 }],
-    ['an SDK widget: its height', returningSdk.definition.slot?.(sdk, { height: '200' }), { height: 200 }],
-    ['an SDK widget without one: unknown', returningSdk.definition.slot?.(sdk, {}), undefined],
-    ['the chatbot floats: none', caramelo.definition.slot?.(chat, {}), undefined],
-  ])('%s', (_what, size, expected) => {
-    expect(size).toEqual(expected)
   })
 })
 
