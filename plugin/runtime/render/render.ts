@@ -7,6 +7,7 @@ import { Eta } from 'eta/core'
 import { RenderError } from '../../errors.ts'
 import { HOST_OPTION, type DirectiveInfo, type TemplateMap, type TemplateModule } from '../../template-module.ts'
 import type { Runtime } from '../runtime.ts'
+import { locatedRenderError } from './render-error.ts'
 import { RenderScope, type PageContext } from './scope.ts'
 
 export type { PageContext, TemplateMap, TemplateModule }
@@ -17,6 +18,8 @@ interface Engine {
   eta: Eta
   /** The map's templates plus every template they import, by canonical name. */
   modules: Map<string, TemplateModule>
+  /** Their files (`meta.file`), for locating render errors. */
+  files: string[]
   /** Per page: the directives whose vendor calls may start before it runs. */
   prefetch: Map<string, DirectiveInfo[]>
 }
@@ -38,7 +41,8 @@ function engineFor(templates: TemplateMap): Engine {
     // A sync include() of an async template would print "[object Promise]": say what to do instead.
     eta.templatesSync.define(name, (mod.meta.async ? asyncInSyncInclude(name) : fn) as never)
   }
-  engine = { eta, modules, prefetch: new Map() }
+  const files = [...modules.values()].map((mod) => mod.meta.file)
+  engine = { eta, modules, files, prefetch: new Map() }
   engines.set(templates, engine)
   return engine
 }
@@ -69,7 +73,8 @@ function asyncInSyncInclude(name: string): () => never {
  * chunks in document order: the text up to the first directive is ready at
  * once, each directive follows as its vendor answers (or its fallback). The
  * template itself has run by the time this resolves, so template errors
- * reject here, before any byte is sent; the chunks themselves never fail.
+ * reject here, before any byte is sent, as a `RenderError` located at the
+ * template line (see render-error.ts); the chunks themselves never fail.
  */
 export async function renderPageChunks(
   runtime: Runtime,
@@ -92,7 +97,7 @@ export async function renderPageChunks(
     return scope.chunks(html)
   } catch (error) {
     scope.cancel()
-    throw error
+    throw locatedRenderError(error, engine.files, name)
   }
 }
 
