@@ -5,18 +5,19 @@
  * files (`compiler/source-map.ts`), and only a failed render pays for
  * reading them, once per file.
  *
- * Two cases, told apart by the frame's file:
- * - a `.eta` file: the stack is already mapped — Vite's dev server runs
- *   modules with Node's source maps on;
- * - a JavaScript file (the server build, `templates.js`): its source map is
- *   read from disk (`sourceMappingURL`, else `<file>.map`) and the position
- *   traced through it.
+ * A frame's position in the code that ran is traced through the source map
+ * Node holds for that file (Vite's dev server runs templates with Node's
+ * source maps on), else the one beside the file on disk (the server build,
+ * `templates.js.map`). When the stack was formatted before it got here, its
+ * printed frames are read instead, a `.eta` file's as already mapped.
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { findSourceMap } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { originalPositionFor, sourceContentFor, TraceMap } from '@jridgewell/trace-mapping'
 import { codeFrame } from '../../code-frame.ts'
+import { printedFrames, recordedFrames, type Frame } from './stack-frames.ts'
 
 /** One frame of a stack trace that lands in a template, by the template's own name for its file. */
 export interface TemplateSite {
@@ -28,18 +29,8 @@ export interface TemplateSite {
   source: () => string | undefined
 }
 
-interface Frame {
-  fn: string
-  file: string
-  line: number
-  column: number
-}
-
-// `    at fn (file:line:column)` or `    at file:line:column`.
-const FRAME = /^\s*at (?:(.*?) \()?(.+):(\d+):(\d+)\)?$/
 // Helpers Eta writes at the top of every compiled template. They have no
-// line in the author's file, so the stack's position for them is the
-// module's own — which, in dev, already carries the `.eta` file's name.
+// line in the author's file, and a printed stack gives the module's own.
 const ETA_HELPER = /(?:^|\.)(?:include|includeAsync|layout|output|capture|captureAsync|block|blockAsync|__name)$/
 
 /**
@@ -48,17 +39,12 @@ const ETA_HELPER = /(?:^|\.)(?:include|includeAsync|layout|output|capture|captur
  * one of them.
  */
 export function templateSites(error: unknown, files: readonly string[]): TemplateSite[] {
-  const stack = error instanceof Error && typeof error.stack === 'string' ? error.stack : ''
-  const sites: TemplateSite[] = []
-  for (const line of stack.split('\n')) {
-    const frame = parseFrame(line)
-    if (!frame || ETA_HELPER.test(frame.fn)) continue
-    const site = siteOf(frame, files)
-    const previous = sites.at(-1)
-    // A template calling itself, or one frame per async step: one site each.
-    if (site && !(previous && sameSite(previous, site))) sites.push(site)
-  }
-  return sites
+  if (!(error instanceof Error)) return []
+  const recorded = recordedFrames(error)
+  const traced = recorded ? distinct(recorded.map((frame) => tracedSite(frame, files))) : []
+  if (traced.length || typeof error.stack !== 'string') return traced
+  const printed = printedFrames(error.stack).filter((frame) => !ETA_HELPER.test(frame.fn))
+  return distinct(printed.map((frame) => (isEta(frame.file) ? printedSite(frame, files) : tracedSite(frame, files))))
 }
 
 /** The code frame of a site: the template's lines around it, or nothing without its source. */
@@ -67,30 +53,8 @@ export function siteFrame(site: TemplateSite): string | undefined {
   return source === undefined ? undefined : codeFrame(source, site.line, site.column)
 }
 
-function parseFrame(line: string): Frame | undefined {
-  const match = FRAME.exec(line)
-  if (!match) return undefined
-  let [, fn = '', file = ''] = match
-  // `at /a (b)/c.js:1:2` has no function name: its path held the ` (`.
-  if (fn && !/^(?:\/|file:|[A-Za-z]:[\\/])/.test(file)) [fn, file] = ['', `${fn} (${file}`]
-  const name = fn.replace(/^(?:async|new) /, '')
-  return { fn: name, file: toPath(file), line: Number(match[3]), column: Number(match[4]) }
-}
-
-function toPath(file: string): string {
-  if (!file.startsWith('file:')) return file
-  try {
-    return fileURLToPath(file)
-  } catch {
-    return file
-  }
-}
-
-function siteOf(frame: Frame, files: readonly string[]): TemplateSite | undefined {
-  if (frame.file.endsWith('.eta')) {
-    const file = templateFile(frame.file, files)
-    return file ? { file, line: frame.line, column: frame.column, source: () => readText(frame.file) } : undefined
-  }
+/** A frame in code that ran, traced to the template line it came from. */
+function tracedSite(frame: Frame, files: readonly string[]): TemplateSite | undefined {
   const map = sourceMapOf(frame.file)
   if (!map) return undefined
   const original = originalPositionFor(map, { line: frame.line, column: frame.column - 1 })
@@ -102,41 +66,90 @@ function siteOf(frame: Frame, files: readonly string[]): TemplateSite | undefine
     file,
     line: original.line,
     column: original.column + 1,
-    source: () => sourceContentFor(map, source) ?? undefined,
+    source: () => sourceContentFor(map, source) ?? readText(toPath(source)),
   }
+}
+
+/** A frame a formatter already mapped to a `.eta` file. */
+function printedSite(frame: Frame, files: readonly string[]): TemplateSite | undefined {
+  const file = templateFile(frame.file, files)
+  const where = toPath(frame.file)
+  return file ? { file, line: frame.line, column: frame.column, source: () => readText(where) } : undefined
+}
+
+/** A template calling itself, or one frame per async step: one site each. */
+function distinct(sites: (TemplateSite | undefined)[]): TemplateSite[] {
+  const out: TemplateSite[] = []
+  for (const site of sites) {
+    const last = out.at(-1)
+    if (site && !(last && last.file === site.file && last.line === site.line && last.column === site.column)) {
+      out.push(site)
+    }
+  }
+  return out
 }
 
 /** The compiled template's name for the file at `found` (an absolute path or URL, any separators). */
 function templateFile(found: string, files: readonly string[]): string | undefined {
-  const normal = toPath(found).split(path.sep).join('/')
+  const normal = safeDecode(toPath(found)).split(path.sep).join('/')
   return files.find((file) => normal === file || normal.endsWith(`/${file}`))
 }
 
-function sameSite(a: TemplateSite, b: TemplateSite): boolean {
-  return a.file === b.file && a.line === b.line && a.column === b.column
+function isEta(file: string): boolean {
+  return /\.eta$/.test(file)
 }
 
-function readText(file: string): string | undefined {
+function toPath(file: string): string {
+  if (!file.startsWith('file:')) return file
   try {
-    return readFileSync(file, 'utf8')
+    return fileURLToPath(file)
   } catch {
-    return undefined
+    return file
   }
 }
 
-// Source maps read so far, by the file they map (`null`: it has none). Few
-// files ever show up in template stacks; the bound keeps a process whose
-// stacks run through many others from keeping every map it ever read.
-const maps = new Map<string, TraceMap | null>()
+/** Vite's dev server names modules by URL-encoded paths (`/my%20app/…`). */
+function safeDecode(file: string): string {
+  try {
+    return decodeURI(file)
+  } catch {
+    return file
+  }
+}
+
+function readText(file: string): string | undefined {
+  for (const candidate of [file, safeDecode(file)]) {
+    try {
+      return readFileSync(candidate, 'utf8')
+    } catch {
+      // Not there under this name: try the next, else no frame.
+    }
+  }
+  return undefined
+}
+
+// Source maps read from disk so far, by the file they map (`null`: it has
+// none). Few files ever show up in template stacks; the bound keeps a process
+// whose stacks run through many others from keeping every map it read.
+const diskMaps = new Map<string, TraceMap | null>()
+const nodeMaps = new WeakMap<object, TraceMap>()
 const MAX_MAPS = 32
 
-function sourceMapOf(file: string): TraceMap | null {
+/** The map of the file a frame names (as V8 names it: a path, a `file:` URL or a module's source URL). */
+function sourceMapOf(frameFile: string): TraceMap | null {
+  const file = toPath(frameFile)
+  const held = findSourceMap(frameFile) ?? findSourceMap(file)
+  if (held) {
+    let map = nodeMaps.get(held)
+    if (!map) nodeMaps.set(held, (map = new TraceMap(held.payload as never, frameFile)))
+    return map
+  }
   if (!/\.[cm]?js$/.test(file) || file.split(path.sep).includes('node_modules') || !path.isAbsolute(file)) return null
-  let map = maps.get(file)
+  let map = diskMaps.get(file)
   if (map !== undefined) return map
   map = readSourceMap(file)
-  if (maps.size >= MAX_MAPS) maps.clear()
-  maps.set(file, map)
+  if (diskMaps.size >= MAX_MAPS) diskMaps.clear()
+  diskMaps.set(file, map)
   return map
 }
 
