@@ -9,7 +9,9 @@ export default defineConfig({
       build: {
         outDir: 'dist/client',
         manifest: true,
-        rolldownOptions: { input: 'client/main.ts' },
+        // Two entries sharing a chunk (the styles), one with a dynamic import: the
+        // server links what each needs from the manifest (server/assets.ts).
+        rolldownOptions: { input: ['client/main.ts', 'client/help.ts'] },
       },
     },
   },

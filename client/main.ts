@@ -1,5 +1,6 @@
-// The demo's client bundle: styles, and a mark that the bundle ran under the
-// page's CSP (the e2e suite checks it).
-import './style.css'
+// The demo's main client entry: styles, and a mark that the bundle ran under
+// the page's CSP (the e2e suite checks it).
+import 'vite/modulepreload-polyfill'
+import { ready } from './theme.ts'
 
-document.documentElement.dataset['client'] = 'ready'
+ready('client')

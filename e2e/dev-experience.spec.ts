@@ -8,6 +8,7 @@
  * server sends the reload, so every edit here waits for that first, on Vite's
  * own `[vite] connected.` log, the way Vite's playgrounds wait on its logs.
  */
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { expect, test, type Page } from '@playwright/test'
 import { sdkWidgetStatus } from './fixtures.ts'
@@ -136,4 +137,66 @@ test('a fix saved before the error page has connected to HMR still reloads it', 
   release()
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Alice')
   await expect(page.locator('vite-error-overlay')).toHaveCount(0)
+})
+
+/** 1-based line and column of `needle` in `file` as it is now. */
+function positionIn(file: string, needle: string): string {
+  const text = readFileSync(file, 'utf8')
+  const offset = text.indexOf(needle)
+  if (offset === -1) throw new Error(`'${needle}' is not in ${file}`)
+  const before = text.slice(0, offset).split('\n')
+  return `${before.length}:${(before.at(-1)?.length ?? 0) + 1}`
+}
+
+test('a template that throws while rendering shows its file, line, column and frame in the overlay and the terminal, in a page, a partial and the layout, until fixed', async ({
+  page,
+}) => {
+  const connected = hmrConnection(page)
+  await logIn(page)
+  const heading = page.getByRole('heading', { level: 1 })
+  const overlay = page.locator('vite-error-overlay')
+  const cases = [
+    {
+      file: 'home.eta',
+      search: '<main>\n',
+      broken: '<main>\n<p id="city"><%= it.user.profile.city %></p>\n',
+      needle: 'city %>',
+      message: "Cannot read properties of undefined (reading 'city')",
+      via: '',
+    },
+    {
+      file: 'partials/help.eta',
+      search: '</section>',
+      broken: '  <p><%= it.user.profile.city %></p>\n</section>',
+      needle: 'city %>',
+      message: "Cannot read properties of undefined (reading 'city')",
+      via: `(via templates/home.eta:${positionIn(template('home.eta'), "include('./partials/help')")})`,
+    },
+    {
+      file: 'layout.eta',
+      search: '<body>',
+      broken: '<body class="<%= it.theme.name %>">',
+      needle: 'name %>',
+      message: "Cannot read properties of undefined (reading 'name')",
+      via: `(via templates/home.eta:${positionIn(template('home.eta'), 'layout(')})`,
+    },
+  ]
+  for (const { file, search, broken, needle, message, via } of cases) {
+    await expect.poll(connected).toBe(true)
+    editFile(template(file), search, broken)
+    const where = `templates/${file}:${positionIn(template(file), needle)}`
+    const line = broken.split('\n').find((l) => l.includes(needle)) ?? ''
+    await expect(overlay).toContainText(`${message} at ${where}`)
+    await expect(overlay).toContainText(via)
+    await expect(overlay.locator('.file')).toContainText(where)
+    await expect(overlay.locator('.frame')).toContainText(line.trim())
+    // The terminal, through Vite's logger: the located message, then the frame.
+    await expect.poll(() => stack.logs.join('\n')).toContain(`${message} at ${where}`)
+    expect(stack.logs.join('\n')).toContain(`| ${line}`)
+
+    await expect.poll(connected).toBe(true)
+    editFile(template(file), broken, search)
+    await expect(heading).toContainText('Alice')
+    await expect(overlay).toHaveCount(0)
+  }
 })

@@ -84,6 +84,26 @@ test('alice sees both widget flows signed in as herself and the chatbot greets h
   await expect.poll(() => violations.join('\n')).toContain('base-uri')
 })
 
+test('both client entries run under the page’s CSP: the shared styles, and a dynamically imported chunk with its CSS', async ({
+  page,
+  login,
+}) => {
+  const violations = await watchCspViolations(page)
+  const tipsCss = page.waitForResponse((response) => /\/help-tips[-.\w]*\.css(\?|$)/.test(response.url()))
+  await login('alice@example.com')
+
+  // The styles live in a chunk both entries share: the server linked its CSS (production) or Vite injected it (dev).
+  await expect(page.locator('header.bar')).toHaveCSS('background-color', 'rgb(255, 255, 255)')
+  await expect(page.locator('html')).toHaveAttribute('data-client', 'ready')
+  // The second entry imported the tips on demand; their own CSS came with them.
+  const tips = page.locator('[data-help] .help-tips')
+  await expect(tips).toHaveText('Tip: ask the assistant about your rewards and milestones.')
+  await expect(tips).toHaveCSS('border-left-color', 'rgb(37, 99, 235)')
+  await expect(page.locator('html')).toHaveAttribute('data-help', 'ready')
+  expect((await tipsCss).ok()).toBe(true)
+  expect(violations).toEqual([])
+})
+
 test('bob gets his own tokens, and a reload mints a new chatbot token and a new embed token', async ({
   page,
   stack,

@@ -26,4 +26,6 @@ export interface EtaEmbedsPluginApi {
    * it before a render: a page rendered from an older version is stale.
    */
   templatesVersion(): number
+  /** The name of the server environment that compiles the templates (`options.environment`, or the one found). */
+  environment(): string
 }

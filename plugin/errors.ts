@@ -17,7 +17,13 @@ export type CompileErrorCode =
 
 /** Codes raised while rendering a page (request time). */
 export type RenderErrorCode =
-  'ERR_ATTRIBUTE_VALUE' | 'ERR_DIRECTIVE_DUPLICATE' | 'ERR_CONFIG' | 'ERR_TEMPLATE_NOT_FOUND' | 'ERR_TEMPLATE_ASYNC'
+  | 'ERR_ATTRIBUTE_VALUE'
+  | 'ERR_DIRECTIVE_DUPLICATE'
+  | 'ERR_CONFIG'
+  | 'ERR_TEMPLATE_NOT_FOUND'
+  | 'ERR_TEMPLATE_ASYNC'
+  /** The template's own code threw (`<%= it.user.profile.city %>` without a profile); `cause` is what it threw. */
+  | 'ERR_TEMPLATE_RUNTIME'
 
 /** Codes for a vendor call that did not produce a usable answer. */
 export type VendorErrorCode =
@@ -65,9 +71,34 @@ export class CompileError extends EmbedsError {
   }
 }
 
+/** Where a render error happened in the author's templates, when a source map says (issue 13). */
+export interface RenderErrorLocation {
+  /** The innermost template line: the partial or layout the error is in, when it is in one. */
+  loc: SourceLocation
+  /** A few lines of that template around `loc`, with a caret under the column. */
+  frame?: string
+  /** The templates that led there, innermost first, each as `file:line:column` of its include or layout call. */
+  via: string[]
+}
+
 /** A page that cannot be rendered because of the template or the configuration. */
 export class RenderError extends EmbedsError {
   declare readonly code: RenderErrorCode
+  /** The template line it happened at, when known (`file` relative to the project root, as in messages). */
+  readonly loc: SourceLocation | undefined
+  readonly frame: string | undefined
+  /** The templates that led to `loc`, innermost first (`templates/home.eta:19:3`). */
+  readonly via: readonly string[]
+  constructor(
+    code: RenderErrorCode,
+    message: string,
+    options?: { cause?: unknown; location?: RenderErrorLocation | undefined },
+  ) {
+    super(code, message, options)
+    this.loc = options?.location?.loc
+    this.frame = options?.location?.frame
+    this.via = options?.location?.via ?? []
+  }
 }
 
 /**

@@ -21,6 +21,15 @@ export interface EmbedsPluginOptions {
    */
   ssrOutDir?: string
   /**
+   * The Vite environment that compiles and runs the templates: a server
+   * environment of your config, by name. Without it, the one server
+   * environment your config (and other plugins) define is used, else Vite's
+   * own `ssr`; a config with several must name one.
+   * @default the config's only server environment, else 'ssr'
+   * @example environment: 'server'
+   */
+  environment?: string
+  /**
    * More values the build output must never contain, on top of the values of
    * the secret environment variables (see `secretEnvNames`). `vite build` fails
    * when one appears in any file written to the client or server output
@@ -68,6 +77,8 @@ export interface EmbedsPluginOptions {
 export interface ResolvedPluginOptions {
   templatesDir: string
   ssrOutDir: string
+  /** As given: the environment is found once the config is known (see `vite.ts`). */
+  environment: string | undefined
   secrets: string[]
   secretEnvNames: string[]
   serverDirs: string[]
@@ -84,6 +95,14 @@ function folderInRoot(name: string, dir: string): string {
   return dir.replace(/[\\/]+$/, '')
 }
 
+function environmentName(name: unknown): string | undefined {
+  if (name === undefined) return undefined
+  if (typeof name !== 'string' || !name) {
+    throw new TypeError(`options.environment must be the name of a Vite environment, got ${JSON.stringify(name)}`)
+  }
+  return name
+}
+
 function stringList(name: string, value: unknown): string[] {
   if (value === undefined) return []
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
@@ -96,6 +115,7 @@ export function resolvePluginOptions(options: EmbedsPluginOptions): ResolvedPlug
   return {
     templatesDir: folderInRoot('templatesDir', options.templatesDir ?? 'templates'),
     ssrOutDir: options.ssrOutDir ?? 'dist/server',
+    environment: environmentName(options.environment),
     secrets: stringList('secrets', options.secrets),
     secretEnvNames: stringList('secretEnvNames', options.secretEnvNames),
     serverDirs: stringList('serverDirs', options.serverDirs ?? ['server']).map((dir) =>

@@ -56,9 +56,9 @@ async function renderHome(vite: ViteDevServer): Promise<string> {
 /** Vite's handling of a watcher change for `file`, with `read` standing in for Vite's wait for the content. */
 function fileChanged(vite: ViteDevServer, file: string, read: () => Promise<string>): Promise<unknown> {
   const ssr = ssrOf(vite)
-  const plugin = vite.config.plugins.find((p) => p.name === PLUGIN_NAME)
-  const hook = plugin?.hotUpdate
-  if (!hook) throw new Error(`${PLUGIN_NAME} has no hotUpdate hook`)
+  // The plugin hands its server environment a part of its own, which holds the hook.
+  const hook = ssr.plugins.find((p) => p.name.startsWith(PLUGIN_NAME) && p.hotUpdate)?.hotUpdate
+  if (!hook) throw new Error(`${PLUGIN_NAME} gave the ssr environment no hotUpdate hook`)
   const handler = typeof hook === 'function' ? hook : hook.handler
   // Vite invalidates the file's modules, then calls the environment's hotUpdate hooks.
   ssr.moduleGraph.onFileChange(file)

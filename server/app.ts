@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import {
   embeds as embedsMiddleware,
   errorOverlayPage,
+  renderErrorLogLine,
   type EmbedsOptions,
   type StreamMode,
   type TemplateMap,
@@ -189,17 +190,19 @@ function errorPage(report: (message: string) => void, dev: boolean, templatesVer
     } catch (error) {
       const status = (error as { status?: number }).status ?? 500
       if (status < 500) throw error
-      const { message, frame } = error as { message?: string; frame?: string }
-      // Render and compile errors name a template location, never a secret
-      // (vendor failures become fallbacks and never reach this point).
-      report([message, frame].filter(Boolean).join('\n'))
       ctx.status = 500
       ctx.set('Cache-Control', 'no-store')
       if (!dev) {
+        // One line: what and where in the templates, never the message — a
+        // template's error can quote the page's data (see renderErrorLogLine).
+        report(renderErrorLogLine(error))
         ctx.type = 'text/plain'
         ctx.body = 'Internal Server Error'
         return
       }
+      // In development, all of it: the message with the template line, and its code frame.
+      const { message, frame } = error as { message?: string; frame?: string }
+      report([message, frame].filter(Boolean).join('\n'))
       const nonce = randomBytes(16).toString('base64')
       ctx.set('Content-Security-Policy', `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'`)
       ctx.type = 'html'

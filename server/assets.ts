@@ -1,9 +1,15 @@
 /**
- * The `<script>`/`<link>` tags of the client bundle: Vite's dev entry in
- * development, the hashed files from the build manifest in production.
+ * The client bundle's tags in a server-rendered page, as Vite's backend
+ * integration guide has them: in development Vite's client and the entries'
+ * sources; in production, from the build manifest, each entry's CSS and the
+ * CSS of every chunk it imports, the entry scripts, then `modulepreload` for
+ * those chunks — so a bundle split into shared and dynamically imported
+ * chunks works in a page Vite never saw.
  */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import type { Manifest, ManifestChunk } from 'vite'
+import { escapeHtml } from '../plugin/runtime/index.ts'
 
 /**
  * Builds the tags for one page, each script carrying the page's nonce. The
@@ -14,24 +20,81 @@ import path from 'node:path'
  */
 export type AssetTags = (nonce: string) => string
 
-const CLIENT_ENTRY = 'client/main.ts'
+/** The demo's client entries, on every page in this order (`environments.client` input in vite.config.ts). */
+export const CLIENT_ENTRIES: readonly string[] = ['client/main.ts', 'client/help.ts']
 
-export function devAssets(): AssetTags {
-  return (nonce) =>
-    `<script type="module" nonce="${nonce}" src="/@vite/client"></script>\n` +
-    `<script type="module" async nonce="${nonce}" src="/${CLIENT_ENTRY}"></script>`
+/**
+ * Vite's preload helper reads the page's nonce from this meta tag and puts it
+ * on the `<link>` tags it adds for a dynamic import's chunks and CSS.
+ */
+const nonceMeta = (nonce: string): string => `<meta property="csp-nonce" nonce="${escapeHtml(nonce)}">`
+
+export function devAssets(entries: readonly string[] = CLIENT_ENTRIES): AssetTags {
+  return (nonce) => {
+    const n = escapeHtml(nonce)
+    const scripts = [
+      `<script type="module" nonce="${n}" src="/@vite/client"></script>`,
+      ...entries.map((src) => `<script type="module" async nonce="${n}" src="/${src}"></script>`),
+    ]
+    return [nonceMeta(nonce), ...scripts].join('\n')
+  }
 }
 
-interface ManifestChunk {
-  file: string
-  css?: string[]
+/** What a page needs for `entries`, in the guide's order, each file once. */
+export interface EntryFiles {
+  css: string[]
+  scripts: string[]
+  preloads: string[]
 }
 
-export function buildAssets(clientDir: string): AssetTags {
+/**
+ * The files `entries` (manifest keys, `client/main.ts`) need: their CSS and
+ * the CSS of every chunk they import (recursively), their scripts, and those
+ * imported chunks to preload. A dynamically imported chunk is none of these:
+ * Vite's preload helper loads it, and its CSS, when the import runs.
+ */
+export function entryFiles(manifest: Manifest, entries: readonly string[]): EntryFiles {
+  const out: EntryFiles = { css: [], scripts: [], preloads: [] }
+  const seen = new Set<string>()
+  for (const name of entries) {
+    const entry = manifest[name]
+    if (!entry) throw new Error(`the build manifest has no entry ${name}: rebuild with 'npm run build'`)
+    const imported = importedChunks(manifest, entry, seen)
+    for (const chunk of [entry, ...imported]) out.css.push(...(chunk.css ?? []))
+    out.scripts.push(entry.file)
+    out.preloads.push(...imported.map((chunk) => chunk.file))
+  }
+  const once = (files: string[]) => [...new Set(files)]
+  return { css: once(out.css), scripts: once(out.scripts), preloads: once(out.preloads) }
+}
+
+/** The chunks `chunk` imports statically, depth first, skipping those in `seen` (which this fills). */
+function importedChunks(manifest: Manifest, chunk: ManifestChunk, seen: Set<string>): ManifestChunk[] {
+  const chunks: ManifestChunk[] = []
+  for (const key of chunk.imports ?? []) {
+    const imported = manifest[key]
+    if (!imported || seen.has(key)) continue
+    seen.add(key)
+    chunks.push(...importedChunks(manifest, imported, seen), imported)
+  }
+  return chunks
+}
+
+/** The tags of a built client (`<clientDir>/.vite/manifest.json`), served from `/`. */
+export function buildAssets(clientDir: string, entries: readonly string[] = CLIENT_ENTRIES): AssetTags {
   const manifestFile = path.join(clientDir, '.vite', 'manifest.json')
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, ManifestChunk>
-  const entry = manifest[CLIENT_ENTRY]
-  if (!entry) throw new Error(`${manifestFile} has no entry for ${CLIENT_ENTRY}: rebuild with 'npm run build'`)
-  const css = (entry.css ?? []).map((href) => `<link rel="stylesheet" href="/${href}">`).join('\n')
-  return (nonce) => `${css}\n<script type="module" async nonce="${nonce}" src="/${entry.file}"></script>`
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest
+  const files = entryFiles(manifest, entries)
+  const href = (file: string): string => escapeHtml(`/${file}`)
+  const css = files.css.map((file) => `<link rel="stylesheet" href="${href(file)}">`)
+  return (nonce) => {
+    const n = escapeHtml(nonce)
+    return [
+      nonceMeta(nonce),
+      ...css,
+      ...files.scripts.map((file) => `<script type="module" async nonce="${n}" src="${href(file)}"></script>`),
+      // A preload is a script request too: under the page's CSP it needs the nonce.
+      ...files.preloads.map((file) => `<link rel="modulepreload" nonce="${n}" href="${href(file)}">`),
+    ].join('\n')
+  }
 }

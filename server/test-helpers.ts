@@ -13,14 +13,29 @@ const servers: Server[] = []
 
 /** What a test may change about the demo it starts. */
 export type DemoOptions = Partial<
-  Pick<AppOptions, 'sessionKeys' | 'proxy' | 'throttle' | 'logger' | 'metricsToken' | 'shared' | 'storeSecretKeys'>
->
+  Pick<
+    AppOptions,
+    | 'sessionKeys'
+    | 'proxy'
+    | 'throttle'
+    | 'logger'
+    | 'metricsToken'
+    | 'shared'
+    | 'storeSecretKeys'
+    | 'dev'
+    | 'reportError'
+  >
+> & {
+  /** Template sources by name, over the two tiny default ones. */
+  templates?: Record<string, string>
+}
 
 /** Starts the demo app; resolves with its base URL. Close it with `closeDemos()`. */
-export async function startDemo(options: DemoOptions = {}): Promise<string> {
+export async function startDemo({ templates: sources, ...options }: DemoOptions = {}): Promise<string> {
   const templates = await compileTemplates({
     home: 'home of <%= it.user.name %>',
     login: 'login <%= it.error ?? "" %>',
+    ...sources,
   })
   const logger = options.logger ?? pino({ level: 'silent' })
   const { app } = createApp({

@@ -11,7 +11,6 @@
  * The module is precompiled: no template parsing and no `new Function` happen
  * at request time, so pages render under a CSP without `unsafe-eval`.
  */
-import vm from 'node:vm'
 import { Eta, EtaParseError } from 'eta/core'
 import { HOST_OPTION, type DirectiveInfo, type TemplateMeta } from '../template-module.ts'
 import { BUILTIN_VOCABULARY } from '../vendors/registry.ts'
@@ -19,6 +18,17 @@ import type { Vocabulary } from '../vendors/vocabulary.ts'
 import { compileError, LineMap } from './location.ts'
 import { parse, type Directive, type Segment } from './parse.ts'
 import { findReferences, unconditionalDirectives, type Reference } from './references.ts'
+import {
+  CALL_MARK,
+  EXPRESSION_MARK,
+  LAYOUT_MARK,
+  markTargets,
+  TAG_MARK,
+  withoutMarks,
+  withSourceMap,
+  type TemplateSourceMap,
+} from './source-map.ts'
+import { checkSyntax } from './syntax-check.ts'
 
 /** How a template is placed among the others. All optional: without them the module stands alone. */
 export interface CompileOptions {
@@ -39,11 +49,13 @@ export interface CompileOptions {
   vocabulary?: Vocabulary
 }
 
-export type { DirectiveInfo }
+export type { DirectiveInfo, TemplateSourceMap }
 
 export interface CompileResult {
   /** The ES module source. */
   code: string
+  /** Its source map back to the template (`sources: [file]`), so stack traces name the author's lines. */
+  map: TemplateSourceMap
   directives: DirectiveInfo[]
   /** Whether the template uses `await` and so compiles to an async function. */
   async: boolean
@@ -55,11 +67,15 @@ export interface CompileResult {
 // containing NUL are refused by the parser.
 // eslint-disable-next-line no-control-regex -- NUL is the mark's delimiter, by design
 const MARK = /\u0000(\d+)(?:\u0001|\\n)*\u0000/g
-const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => unknown
-const eta = new Eta()
-// Only used to locate a syntax error: debug output marks the start of each tag.
-const debugEta = new Eta({ debug: true })
-const TAG_LINE = /^__eta\.line=\d+$/
+// Eta copies each tag's code verbatim into its output: a mark before it tells
+// the source map where that code starts (see source-map.ts).
+const eta = new Eta({
+  plugins: [
+    {
+      processAST: (ast) => ast.map((node) => (typeof node === 'string' ? node : { ...node, val: TAG_MARK + node.val })),
+    },
+  ],
+})
 
 /** Compiles one template. `file` is the path shown in errors (relative to the project root). */
 export function compileTemplate(source: string, file: string, options: CompileOptions = {}): CompileResult {
@@ -73,7 +89,7 @@ export function compileTemplate(source: string, file: string, options: CompileOp
   const isAsync = segments.some((s) => s.kind === 'eta' && /\bawait\b/.test(s.text))
   const etaSource = toEtaSource(source, segments)
   const body = withDirectiveCalls(etaBody(etaSource, isAsync, map, file), directives)
-  checkSyntax(body, { etaSource, segments, directives, isAsync }, map, file)
+  checkSyntax(withoutMarks(body), { etaSource, segments, directives, isAsync }, map, file)
   const infos = directives.map((d) => directiveInfo(d, map, file, references))
   const always = unconditionalDirectives(segments)
   // Directives the runtime may start before the template reaches them: reached
@@ -81,8 +97,9 @@ export function compileTemplate(source: string, file: string, options: CompileOp
   const prefetch = directives.flatMap((d, i) =>
     always.has(d) && d.attributes.every((a) => a.value.kind === 'literal') ? [i] : [],
   )
-  const code = moduleCode({ file, body, infos, isAsync, references, prefetch, importPath: options.importPath })
-  return { code, directives: infos, async: isAsync }
+  const marked = moduleCode({ file, body, infos, isAsync, references, prefetch, importPath: options.importPath })
+  const { code, map: sourceMap } = withSourceMap(marked, markTargets(segments, directives), map, file)
+  return { code, map: sourceMap, directives: infos, async: isAsync }
 }
 
 /** A directive allowed once per page (the chatbot) twice in the same file is certainly wrong. */
@@ -145,7 +162,7 @@ function withDirectiveCalls(body: string, directives: Directive[]): string {
   return body.replace(MARK, (_match, index: string) => {
     const d = directives[Number(index)]
     if (!d) throw new Error(`internal: no directive #${index}`)
-    return `'+__host.embed(__directives[${index}], ${dynamicAttributes(d)}, it)+'`
+    return `'+${CALL_MARK}__host.embed(__directives[${index}], ${dynamicAttributes(d)}, it)+'`
   })
 }
 
@@ -153,85 +170,8 @@ function withDirectiveCalls(body: string, directives: Directive[]): string {
 function dynamicAttributes(d: Directive): string {
   const entries = d.attributes
     .filter((a) => a.value.kind === 'expression')
-    .map((a) => `${JSON.stringify(a.name)}: (${a.value.kind === 'expression' ? a.value.code : ''})`)
+    .map((a) => `${JSON.stringify(a.name)}: (${EXPRESSION_MARK}${a.value.kind === 'expression' ? a.value.code : ''})`)
   return `{${entries.join(', ')}}`
-}
-
-interface SyntaxContext {
-  etaSource: string
-  segments: Segment[]
-  directives: Directive[]
-  isAsync: boolean
-}
-
-/**
- * Parses the generated function once at build time. A JavaScript syntax
- * error inside an Eta tag would otherwise surface as a confusing error in
- * generated code; it is reported at the tag or {expression} it comes from.
- */
-function checkSyntax(body: string, context: SyntaxContext, map: LineMap, file: string): void {
-  const error = syntaxError(body, context.isAsync)
-  if (!error) return
-  const { offset, hint } = locateSyntaxError(context, map.source.length)
-  throw compileError(
-    'ERR_ETA_SYNTAX',
-    `JavaScript syntax error in a tag or {expression}: ${error.message}`,
-    map,
-    file,
-    offset,
-    hint,
-    error,
-  )
-}
-
-function syntaxError(body: string, isAsync: boolean): SyntaxError | undefined {
-  // The emitted file is an ES module, which is strict: check with strict rules
-  // (`<%= 010 %>` parses sloppy but would fail to load).
-  const strict = `'use strict';\n${body}`
-  try {
-    if (isAsync) new AsyncFunction('it', 'options', strict)
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- build time only: a syntax check, never run
-    else new Function('it', 'options', strict)
-    return undefined
-  } catch (error) {
-    if (error instanceof SyntaxError) return error
-    throw error
-  }
-}
-
-/**
- * An {expression} is complete on its own, so it is checked alone, in the
- * shape codegen gives it. A tag is a fragment (`<% for (…) { %>`), so the
- * template is compiled again with Eta's debug marks before each tag, and the
- * last mark before V8's line of the error names the tag.
- */
-function locateSyntaxError(context: SyntaxContext, end: number): { offset: number; hint: string } {
-  for (const d of context.directives) {
-    for (const a of d.attributes) {
-      if (a.value.kind !== 'expression') continue
-      if (syntaxError(`return {${JSON.stringify(a.name)}: (${a.value.code})}`, context.isAsync)) {
-        return { offset: a.offset + a.name.length + 1, hint: `check the {expression} of '${a.name}'` }
-      }
-    }
-  }
-  const body = debugEta.compileToString(context.etaSource, { async: context.isAsync })
-  const lines = body.split('\n')
-  try {
-    new vm.Script(`'use strict';(${context.isAsync ? 'async ' : ''}function (it, options) {\n${body}\n})`, {
-      filename: 'template',
-    })
-  } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error
-    // The stack starts `template:LINE`; line 1 is the wrapper's own.
-    const at = Number(/^template:(\d+)\n/.exec(error.stack ?? '')?.[1] ?? NaN) - 2
-    // Eta's debug epilogue (`} catch (e) {…}`) fails only when a tag left a block open.
-    const epilogue = lines.findIndex((l) => l.startsWith('} catch (e)'))
-    if (epilogue !== -1 && at >= epilogue) return { offset: end, hint: 'a block opened in <% %> is not closed' }
-    const marks = lines.slice(0, Math.max(0, at)).filter((l) => TAG_LINE.test(l)).length
-    const tag = context.segments.filter((s) => s.kind === 'eta')[marks - 1]
-    if (tag) return { offset: tag.start, hint: 'check the code inside this tag' }
-  }
-  return { offset: 0, hint: 'check the code inside <% %> and {…}' }
 }
 
 function checkReferences(references: Reference[], options: CompileOptions, map: LineMap, file: string): void {
@@ -281,6 +221,7 @@ interface ModuleParts {
 // Eta's compiled header renders includes and layouts by the name as written;
 // these are the two places that name passes through.
 const RENDER_CALLS = ['this.render(__eta_t,', 'this.renderAsync(__eta_t,']
+const LAYOUT_RENDER = /(__eta\.res = )((?:await )?include(?:Async)? \(__eta\.layout,)/
 
 function moduleCode(parts: ModuleParts): string {
   const { file, infos, isAsync, references, prefetch, importPath } = parts
@@ -298,6 +239,8 @@ function moduleCode(parts: ModuleParts): string {
     if (!body.includes(call)) throw new Error(`internal: Eta's compiled output has no '${call}'`)
     body = body.replace(call, call.replace('__eta_t,', '__name(__eta_t),'))
   }
+  // Eta renders the layout last: a stack through it is reported at the template's `layout(` call.
+  body = body.replace(LAYOUT_RENDER, `$1${LAYOUT_MARK}$2`)
   return [
     `// Compiled from ${file} by vite-plugin-eta-embeds.`,
     ...imports,

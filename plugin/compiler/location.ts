@@ -2,15 +2,14 @@
  * Offsets → `line:column` and code frames, for compile errors that point at
  * the template the author wrote.
  */
+import { codeFrame } from '../code-frame.ts'
 import { CompileError, type CompileErrorCode, type SourceLocation } from '../errors.ts'
 
 /** Maps character offsets of one source text to 1-based lines and columns. */
 export class LineMap {
   private readonly starts: number[] = [0]
   constructor(readonly source: string) {
-    for (let i = 0; i < source.length; i++) {
-      if (source.charCodeAt(i) === 10) this.starts.push(i + 1)
-    }
+    for (let i = source.indexOf('\n'); i !== -1; i = source.indexOf('\n', i + 1)) this.starts.push(i + 1)
   }
 
   /** 1-based line and column of `offset`. */
@@ -24,24 +23,6 @@ export class LineMap {
     }
     return { line: lo + 1, column: offset - (this.starts[lo] ?? 0) + 1 }
   }
-}
-
-/**
- * Two lines of context either side of `line`, a `>` on the line itself and a
- * caret under `column` — the shape Vite's overlay and terminals show.
- */
-export function codeFrame(source: string, line: number, column: number): string {
-  const lines = source.split(/\r?\n/)
-  const first = Math.max(1, line - 2)
-  const last = Math.min(lines.length, line + 2)
-  const width = String(last).length
-  const out: string[] = []
-  for (let n = first; n <= last; n++) {
-    const text = lines[n - 1] ?? ''
-    out.push(`${n === line ? '>' : ' '} ${String(n).padStart(width)} | ${text}`)
-    if (n === line) out.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, column - 1))}^`)
-  }
-  return out.join('\n')
 }
 
 /** Builds a located `CompileError` whose message ends with `file:line:column`. */

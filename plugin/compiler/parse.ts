@@ -35,6 +35,7 @@ export type Segment = { kind: 'text'; text: string } | { kind: 'eta'; text: stri
 const NAME = /[A-Za-z][A-Za-z0-9_-]*/y
 const SCRIPT_OPEN = /<script(?=[\s>/])/iy
 const SCRIPT_CLOSE = /<\/script(?=[\s>/])/iy
+const PLAIN = /[^<\\]*/y
 
 /**
  * Parses `source` (the template file `file`) into segments; throws a located
@@ -78,9 +79,18 @@ class Parser {
     if (!this.inScript && src.startsWith('<<', pos) && /[A-Za-z]/.test(src[pos + 2] ?? '')) {
       return this.directive()
     }
-    this.trackScript()
-    this.text += src[pos]
-    this.pos++
+    if (src[pos] === '<') {
+      this.trackScript()
+      this.text += '<'
+      this.pos++
+      return
+    }
+    // Plain text up to the next `<` or `\\`, in one piece: nothing in it can start anything.
+    PLAIN.lastIndex = pos
+    PLAIN.test(src)
+    const end = Math.max(PLAIN.lastIndex, pos + 1)
+    this.text += src.slice(pos, end)
+    this.pos = end
   }
 
   /** Follows `<script>` … `</script>` so `a << b` in inline JavaScript stays text. */

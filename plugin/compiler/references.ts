@@ -80,14 +80,21 @@ export function unconditionalDirectives(segments: Segment[]): Set<Directive> {
   return out
 }
 
+// Both exports need the depths of one compile's segments: worked out once.
+const depthsOf = new WeakMap<Segment[], number[]>()
+
 /** The block depth (open `{` in template code) at the start of each segment. */
 function blockDepths(segments: Segment[]): number[] {
+  const known = depthsOf.get(segments)
+  if (known) return known
   let depth = 0
-  return segments.map((segment) => {
+  const depths = segments.map((segment) => {
     const at = depth
     if (segment.kind === 'eta') depth = Math.max(0, depth + depthChange(segment.text))
     return at
   })
+  depthsOf.set(segments, depths)
+  return depths
 }
 
 /** `{` minus `}` in code, skipping string literals and comments. */

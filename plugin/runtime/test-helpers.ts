@@ -4,7 +4,8 @@
  * loads the result as real ES modules, so the runtime tests run the code a
  * build produces, without Vite.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -26,25 +27,34 @@ import { createRuntime, type Runtime } from './runtime.ts'
 /**
  * Compiles `{ name: source }` into a `TemplateMap`. Each template's file in
  * errors is `templates/{name}.eta`, as the plugin names them. `vocabulary`
- * adds a test's own adapters to the built-in directives.
+ * adds a test's own adapters to the built-in directives. The modules
+ * are written with their source maps beside them, the way a build writes
+ * them, and stay on disk until the process exits: a failed render reads
+ * them to name the template line.
  */
 export async function compileTemplates(sources: Record<string, string>, vocabulary?: Vocabulary): Promise<TemplateMap> {
   const dir = await mkdtemp(path.join(tmpdir(), 'eta-embeds-test-'))
-  try {
-    const entries = await Promise.all(
-      Object.entries(sources).map(async ([name, source], i) => {
-        const file = path.join(dir, `template-${i}.mjs`)
-        await writeFile(file, compileTemplate(source, `templates/${name}.eta`, { name, vocabulary }).code)
-        const mod = (await import(pathToFileURL(file).href)) as TemplateModule
-        return [name, mod] as const
-      }),
-    )
-    return Object.fromEntries(entries)
-  } finally {
-    // Imported modules stay in memory: the files are not needed any more.
-    await rm(dir, { recursive: true, force: true })
-  }
+  keptDirs.add(dir)
+  const entries = await Promise.all(
+    Object.entries(sources).map(async ([name, source], i) => {
+      const file = path.join(dir, `template-${i}.mjs`)
+      const etaFile = `templates/${name}.eta`
+      const { code, map } = compileTemplate(source, etaFile, { name, vocabulary })
+      await mkdir(path.dirname(path.join(dir, etaFile)), { recursive: true })
+      await writeFile(path.join(dir, etaFile), source)
+      await writeFile(`${file}.map`, JSON.stringify(map))
+      await writeFile(file, `${code}\n//# sourceMappingURL=${path.basename(file)}.map\n`)
+      const mod = (await import(pathToFileURL(file).href)) as TemplateModule
+      return [name, mod] as const
+    }),
+  )
+  return Object.fromEntries(entries)
 }
+
+const keptDirs = new Set<string>()
+process.once('exit', () => {
+  for (const dir of keptDirs) rmSync(dir, { recursive: true, force: true })
+})
 
 /** One call the runtime made on the logger. */
 export interface LogLine {

@@ -13,13 +13,14 @@ interface RunnableEnvironment {
 
 /**
  * Templates from a Vite dev server (middleware mode): each call goes through
- * the SSR environment's module runner, so an edited template is picked up on
- * the next request.
+ * the module runner of the environment the plugin compiles templates in, so
+ * an edited template is picked up on the next request.
  */
 export function viteTemplates(vite: ViteDevServer): () => Promise<TemplateMap> {
-  const ssr = vite.environments['ssr'] as unknown as Partial<RunnableEnvironment> | undefined
-  if (!ssr?.runner) throw new TypeError("the Vite server has no runnable 'ssr' environment")
-  const { runner } = ssr
+  const name = pluginApi(vite).environment()
+  const environment = vite.environments[name] as unknown as Partial<RunnableEnvironment> | undefined
+  if (!environment?.runner) throw new TypeError(`the Vite server has no runnable '${name}' environment`)
+  const { runner } = environment
   return async () => ((await runner.import(TEMPLATES_ID)) as { default: TemplateMap }).default
 }
 
@@ -29,9 +30,14 @@ export function viteTemplates(vite: ViteDevServer): () => Promise<TemplateMap> {
  * so the error page reloads if an edit came before it could hear of it.
  */
 export function viteTemplatesVersion(vite: ViteDevServer): () => number {
+  const api = pluginApi(vite)
+  return () => api.templatesVersion()
+}
+
+function pluginApi(vite: ViteDevServer): EtaEmbedsPluginApi {
   const api = vite.config.plugins.find((plugin) => plugin.name === PLUGIN_NAME)?.api as EtaEmbedsPluginApi | undefined
   if (!api) throw new TypeError(`the Vite server has no ${PLUGIN_NAME} plugin`)
-  return () => api.templatesVersion()
+  return api
 }
 
 /**

@@ -10,6 +10,7 @@ import { RenderError } from '../../errors.ts'
 import { HOST_OPTION, type DirectiveInfo, type TemplateMap, type TemplateModule } from '../../template-module.ts'
 import type { Runtime } from '../runtime.ts'
 import { endWithChunks, fail, startPageSpan } from '../tracing.ts'
+import { locatedRenderError } from './render-error.ts'
 import { RenderScope, type PageContext, type WriteOrder } from './scope.ts'
 
 export type { PageContext, TemplateMap, TemplateModule, WriteOrder }
@@ -20,6 +21,8 @@ interface Engine {
   eta: Eta
   /** The map's templates plus every template they import, by canonical name. */
   modules: Map<string, TemplateModule>
+  /** Their files (`meta.file`), for locating render errors. */
+  files: string[]
   /** Per page: the directives whose vendor calls may start before it runs. */
   prefetch: Map<string, DirectiveInfo[]>
 }
@@ -41,7 +44,8 @@ function engineFor(templates: TemplateMap): Engine {
     // A sync include() of an async template would print "[object Promise]": say what to do instead.
     eta.templatesSync.define(name, (mod.meta.async ? asyncInSyncInclude(name) : fn) as never)
   }
-  engine = { eta, modules, prefetch: new Map() }
+  const files = [...modules.values()].map((mod) => mod.meta.file)
+  engine = { eta, modules, files, prefetch: new Map() }
   engines.set(templates, engine)
   return engine
 }
@@ -74,7 +78,8 @@ function asyncInSyncInclude(name: string): () => never {
  * fallback); in settle order the page's own content is ready at once, each
  * directive held by a slot, and the directives follow as they settle. The
  * template itself has run by the time this resolves, so template errors
- * reject here, before any byte is sent; the chunks themselves never fail.
+ * reject here, before any byte is sent, as a `RenderError` located at the
+ * template line (see render-error.ts); the chunks themselves never fail.
  */
 export async function renderPageChunks(
   runtime: Runtime,
@@ -104,9 +109,10 @@ export async function renderPageChunks(
     return endWithChunks(traced.span, scope.chunks(html, order))
   } catch (error) {
     scope.cancel()
-    fail(traced.span, error)
+    const located = locatedRenderError(error, engine.files, name)
+    fail(traced.span, located)
     traced.span.end()
-    throw error
+    throw located
   }
 }
 
