@@ -88,8 +88,8 @@ describe("the demo's client build", () => {
     expect(tags.split('\n')).toEqual([
       '<meta property="csp-nonce" nonce="n0nce+/=">',
       `<link rel="stylesheet" href="/${themeCss}">`,
-      `<script type="module" nonce="n0nce+/=" src="/${manifest['client/main.ts']?.file}"></script>`,
-      `<script type="module" nonce="n0nce+/=" src="/${manifest['client/help.ts']?.file}"></script>`,
+      `<script type="module" async nonce="n0nce+/=" src="/${manifest['client/main.ts']?.file}"></script>`,
+      `<script type="module" async nonce="n0nce+/=" src="/${manifest['client/help.ts']?.file}"></script>`,
       `<link rel="modulepreload" nonce="n0nce+/=" href="/${theme?.file}">`,
     ])
     // The dynamically imported chunk is loaded by the entry, its CSS with it.
@@ -104,7 +104,7 @@ describe("the demo's client build", () => {
     expect(devAssets()('n').split('\n')).toEqual([
       '<meta property="csp-nonce" nonce="n">',
       '<script type="module" nonce="n" src="/@vite/client"></script>',
-      ...CLIENT_ENTRIES.map((entry) => `<script type="module" nonce="n" src="/${entry}"></script>`),
+      ...CLIENT_ENTRIES.map((entry) => `<script type="module" async nonce="n" src="/${entry}"></script>`),
     ])
   })
 })

@@ -257,8 +257,8 @@ describe('spans of failures, cache hits and early ends', () => {
     await expect(renderPage(runtime(), templates, 'home', { email: TEST_USER.email }, page)).rejects.toThrow('bug for')
 
     const failed = spanOf('eta_embeds.page home')
-    expect(failed.status).toEqual({ code: SpanStatusCode.ERROR, message: 'ERR_INTERNAL' })
-    expect(failed.attributes['error.type']).toBe('ERR_INTERNAL')
+    expect(failed.status).toEqual({ code: SpanStatusCode.ERROR, message: 'ERR_TEMPLATE_RUNTIME' })
+    expect(failed.attributes['error.type']).toBe('ERR_TEMPLATE_RUNTIME')
     // The call ends when its abort lands.
     await vi.waitFor(() => expect(exporter.getFinishedSpans()).toHaveLength(3))
     const directive = spanOf('eta_embeds.directive caramelo')
