@@ -19,6 +19,7 @@ import {
   proxyHops,
   redisUrl,
   storeSecretKeys,
+  redisTimeoutMs,
   streamMode,
   type ServerConfig,
 } from './config.ts'
@@ -68,6 +69,19 @@ describe('EMBEDS_STREAM', () => {
   it.each(['true', 'whole', 'In-Order'])("refuses '%s', saying what it must be", (value) => {
     expect(() => streamMode({ EMBEDS_STREAM: value })).toThrow(
       `EMBEDS_STREAM must be 'out-of-order', 'in-order' or 'off' when set, got '${value}'`,
+    )
+  })
+})
+
+describe('REDIS_TIMEOUT_MS', () => {
+  it("is RedisStore's default unless set to a whole number of milliseconds", () => {
+    expect(redisTimeoutMs({})).toBeUndefined()
+    expect(redisTimeoutMs({ REDIS_TIMEOUT_MS: ' 2000 ' })).toBe(2000)
+  })
+
+  it.each(['0', '-5', '1.5', '60001', 'soon'])("refuses '%s'", (value) => {
+    expect(() => redisTimeoutMs({ REDIS_TIMEOUT_MS: value })).toThrow(
+      `REDIS_TIMEOUT_MS must be a whole number of milliseconds from 1 to 60000, got '${value}'`,
     )
   })
 })

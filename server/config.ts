@@ -41,6 +41,8 @@ export interface ServerConfig {
    * keeps them in its own memory.
    */
   redisUrl: string | undefined
+  /** `REDIS_TIMEOUT_MS` (demo only): each Redis command's deadline; unset, `RedisStore`'s 100 ms. */
+  redisTimeoutMs: number | undefined
   /** Closes whatever stubs were started. */
   close(): Promise<void>
 }
@@ -159,6 +161,22 @@ export function redisUrl(env: Env, log: Logger): string | undefined {
 }
 
 /**
+ * `REDIS_TIMEOUT_MS`, a demo-only name: the deadline of each Redis command
+ * (`RedisStore`'s `timeoutMs`), a whole number of milliseconds from 1 to
+ * 60000; unset, the store's default (100 ms). A command past it is a failed
+ * one, and the instance works from memory for it.
+ */
+export function redisTimeoutMs(env: Env): number | undefined {
+  const raw = env['REDIS_TIMEOUT_MS']?.trim() ?? ''
+  if (raw === '') return undefined
+  const ms = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(ms >= 1 && ms <= 60_000)) {
+    throw new TypeError(`REDIS_TIMEOUT_MS must be a whole number of milliseconds from 1 to 60000, got '${raw}'`)
+  }
+  return ms
+}
+
+/**
  * `EMBEDS_STREAM`, a demo-only name: `out-of-order` (unset: the demo's
  * choice), `in-order`, or `off` (the whole page at once). For comparing the
  * modes (`npm run bench:streaming`) and trying them in a browser.
@@ -193,6 +211,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
   const proxy = proxyHops(env)
   const metrics = metricsToken(env, log)
   const redis = redisUrl(env, log)
+  const redisTimeout = redisTimeoutMs(env)
   const stream = streamMode(env)
   // Also before anything starts: the production server is production whatever NODE_ENV says.
   const loadUsers = loadUsersFromEnv(env, !dev || env['NODE_ENV'] === 'production')
@@ -220,6 +239,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
     stream,
     metricsToken: metrics,
     redisUrl: redis,
+    redisTimeoutMs: redisTimeout,
     close: async () => {
       await Promise.all(closers.map((c) => c()))
     },

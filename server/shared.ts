@@ -23,8 +23,13 @@ export interface DemoShared {
  * reconnecting in the background and the store is used as soon as it answers.
  * Close `store` at shutdown.
  */
-export async function openShared(url: string, secretKeys: string[], logger: Logger): Promise<DemoShared> {
-  const store = new RedisStore({ url })
+export async function openShared(
+  url: string,
+  secretKeys: string[],
+  logger: Logger,
+  timeoutMs?: number,
+): Promise<DemoShared> {
+  const store = new RedisStore(timeoutMs === undefined ? { url } : { url, timeoutMs })
   // The runtime reports through the same account: one line per outage per process.
   const health = storeHealth(store, logger)
   if (!(await store.connect())) {
