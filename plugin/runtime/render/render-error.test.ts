@@ -131,9 +131,7 @@ describe('a render error in the template code', () => {
       expect(error.message).toBe(
         "TypeError: Cannot read properties of undefined (reading 'city') in template 'home' (no source map locates it)",
       )
-      expect(renderErrorLogLine(error)).toBe(
-        'render failed: TypeError at an unknown template line (no source map locates it)',
-      )
+      expect(renderErrorLogLine(error)).toBe('render failed: TypeError at an unknown template line')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -152,6 +150,17 @@ describe('the production log line', () => {
     expect(renderErrorLogLine(error)).toBe(
       `render failed: SyntaxError at templates/partials/card.eta:${parse.line}:${parse.column} (via templates/home.eta:${include.line}:${include.column})`,
     )
+  })
+
+  it('reports a thrown value that is not an Error, even one that cannot print itself', async () => {
+    const error = await failure(await compileTemplates({ home: '<% throw it.thrown %>' }), {
+      thrown: Object.create(null) as object,
+    })
+    // Only an Error records where it was thrown.
+    expect(error.message).toBe(
+      "object thrown: [object Object] in template 'home' (what it threw has no stack: throw an Error to get its line)",
+    )
+    expect(renderErrorLogLine(error)).toBe('render failed: a thrown object at an unknown template line')
   })
 
   it("gives the runtime's own code, and the kind of anything else", () => {

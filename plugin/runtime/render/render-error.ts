@@ -27,8 +27,12 @@ export function locatedRenderError(error: unknown, files: readonly string[], pag
     const message = at && !error.message.includes(`${at.file}:`) ? `${error.message}${where}` : error.message
     return withStack(new RenderError(error.code, message, { cause: error.cause, location }), error)
   }
-  const what = error instanceof Error ? `${error.name}: ${error.message}` : `${typeof error} thrown: ${String(error)}`
-  const message = `${what}${where || ` in template '${page}' (no source map locates it)`}`
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : `${typeof error} thrown: ${shown(error)}`
+  const unlocated =
+    error instanceof Error
+      ? '(no source map locates it)'
+      : '(what it threw has no stack: throw an Error to get its line)'
+  const message = `${what}${where || ` in template '${page}' ${unlocated}`}`
   return withStack(new RenderError('ERR_TEMPLATE_RUNTIME', message, { cause: error, location }), error)
 }
 
@@ -44,8 +48,7 @@ export function renderErrorLogLine(error: unknown): string {
     return `render failed: ${error instanceof EmbedsError ? error.code : kindOf(error)}`
   const byTemplate = error.code === 'ERR_TEMPLATE_RUNTIME'
   const what = byTemplate ? kindOf(error.cause) : error.code
-  if (!error.loc)
-    return `render failed: ${what}${byTemplate ? ' at an unknown template line (no source map locates it)' : ''}`
+  if (!error.loc) return `render failed: ${what}${byTemplate ? ' at an unknown template line' : ''}`
   const { file, line, column } = error.loc
   return `render failed: ${what} at ${file}:${line}:${column}${viaText(error.via)}`
 }
@@ -56,6 +59,15 @@ function siteName(site: TemplateSite): string {
 
 function viaText(via: readonly string[]): string {
   return via.length ? ` (via ${via.join(', ')})` : ''
+}
+
+/** A thrown value that is not an Error, as text (an object without a prototype has no toString). */
+function shown(value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }
 
 /** An error's kind: its class name, never its message. */
