@@ -122,16 +122,21 @@ export class EmbedsRun {
   /**
    * Sends the app an identity that is not the session's — {@link FORGED_USER} in the query string, in a
    * form body and in headers — by posting a form to `path` and then loading it, in `page`. The checks then
-   * require that no vendor heard of it. `page` ends on `path` as the app answered it.
+   * require that no vendor heard of it. `page` ends on `path` as the app answered it. Resolves with the
+   * requests the headers were forged onto (`POST http://…/?…`): the recorder shows the headers the browser
+   * meant to send, not those a route added.
    */
-  async probeIdentity(page: Page, path = '/'): Promise<void> {
+  async probeIdentity(page: Page, path = '/'): Promise<string[]> {
     const target = new URL(path, this.app.url)
     for (const [name, value] of Object.entries(FORGED_FIELDS)) target.searchParams.set(name, value)
     const origin = target.origin
     this.forged.push(FORGED_USER)
     const forge = (url: URL) => url.origin === origin
-    const handler = (route: Parameters<Parameters<BrowserContext['route']>[1]>[0]) =>
-      route.continue({ headers: { ...route.request().headers(), ...FORGED_HEADERS } })
+    const forged: string[] = []
+    const handler = (route: Parameters<Parameters<BrowserContext['route']>[1]>[0]) => {
+      forged.push(`${route.request().method()} ${route.request().url()}`)
+      return route.continue({ headers: { ...route.request().headers(), ...FORGED_HEADERS } })
+    }
     await page.context().route(forge, handler)
     try {
       const navigated = page.waitForEvent('framenavigated', (frame) => frame === page.mainFrame())
@@ -158,6 +163,7 @@ export class EmbedsRun {
     } finally {
       await page.context().unroute(forge, handler)
     }
+    return forged
   }
 
   /** Every leak the kit's checks find in what this test's sessions, the stubs and the app did. */
