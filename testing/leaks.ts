@@ -38,7 +38,11 @@ export class LeakError extends EmbedsError {
     for (const check of Object.keys(HEADINGS) as LeakCheck[]) {
       const found = leaks.filter((leak) => leak.check === check)
       if (found.length === 0) continue
-      lines.push(`${HEADINGS[check]}:`, ...found.map((leak) => `  - ${leak.message}`))
+      // The same leak in several responses (every load of a page) is one line, counted.
+      const counts = new Map<string, number>()
+      for (const leak of found) counts.set(leak.message, (counts.get(leak.message) ?? 0) + 1)
+      lines.push(`${HEADINGS[check]}:`)
+      for (const [message, n] of counts) lines.push(`  - ${message}${n > 1 ? ` (${n} times)` : ''}`)
     }
     super('ERR_LEAK', lines.join('\n'))
     this.leaks = leaks

@@ -44,6 +44,12 @@ export interface CheckOptions {
   requireUse?: boolean
 }
 
+/**
+ * How long `check()` waits for each open page to go quiet (no request for 500 ms) before it reads the
+ * recordings; a page that never does (a long poll) is checked as it is then.
+ */
+const QUIET_MS = 10_000
+
 /** A user who is no one: what `probeIdentity` forges into requests. */
 export const FORGED_USER: SessionUser = {
   id: 'usr_forged_5e1f9a0c',
@@ -176,6 +182,13 @@ export class EmbedsRun {
           'and load a page with directives first',
       )
     }
+    // A page's own requests can start after its load event (a fetch on DOMContentLoaded still queued):
+    // let every open page go quiet first, so that the recordings hold them.
+    await Promise.all(
+      this.sessions
+        .flatMap((s) => s.context.pages())
+        .map((p) => p.waitForLoadState('networkidle', { timeout: QUIET_MS }).catch(() => undefined)),
+    )
     const sessions: RecordedSession[] = []
     for (const s of this.sessions) sessions.push({ label: s.label, user: s.user, entries: await s.recorder.finish() })
     const witness = this.mark.browserRequests()

@@ -54,4 +54,13 @@ describe('scan', () => {
     const [line] = describeFound([found!])
     expect(line).toMatch(/^line 1 \[raw\]: …a+first=⟦WIDGET_API_KEY⟧/)
   })
+
+  it('masks the value in the place too: a URL that names where it was may hold it', () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2ln'
+    const url = `http://127.0.0.1:4000/track?widget=${token}`
+    const found = scan([{ kind: 'request url', where: `GET ${url} → URL`, url, text: url }], token, 'token')
+    expect(describeFound(found)).toEqual([
+      'GET http://127.0.0.1:4000/track?widget=⟦token⟧ → URL [raw]: …http://127.0.0.1:4000/track?widget=⟦token⟧…',
+    ])
+  })
 })

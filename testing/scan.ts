@@ -7,6 +7,8 @@ import type { Entry } from './entries.ts'
 /** One place a value was found. */
 export interface Found {
   entry: Entry
+  /** `entry.where` with the value masked: a URL in it may hold the value too. */
+  where: string
   /** The form it had there: `raw`, `encodeURIComponent`, `JSON-escaped`, `base64 (offset 1)`, … */
   encoding: string
   /** About 40 characters either side, whitespace collapsed, the value itself (in any form) masked. */
@@ -91,6 +93,13 @@ function maskedExcerpt(text: string, at: number, length: number, forms: readonly
   return out.replace(/\s+/g, ' ')
 }
 
+/** `text` with every form of each of `needles` replaced by `⟦label⟧`. */
+export function maskAll(text: string, needles: readonly string[], label: string): string {
+  const values = needles.flatMap((needle) => encodings(needle).map((form) => form.value))
+  values.sort((a, b) => b.length - a.length)
+  return values.reduce((masked, value) => masked.replaceAll(value, `⟦${label}⟧`), text)
+}
+
 /**
  * Every entry of `haystack` that holds `needle`, raw or encoded (see `encodings()`), with an excerpt in
  * which `needle` reads `⟦label⟧`.
@@ -103,14 +112,15 @@ export function scan(haystack: Iterable<Entry>, needle: string, label = 'value')
     for (const { name, value } of forms) {
       const at = entry.text.indexOf(value)
       if (at === -1) continue
-      found.push({ entry, encoding: name, excerpt: maskedExcerpt(entry.text, at, value.length, values, label) })
+      const excerpt = maskedExcerpt(entry.text, at, value.length, values, label)
+      found.push({ entry, where: maskAll(entry.where, [needle], label), encoding: name, excerpt })
       break
     }
   }
   return found
 }
 
-/** One line per place: `GET http://…/track?t=… → URL [raw]: …/track?t=⟦token⟧…`. */
+/** One line per place: `GET http://…/track?t=⟦token⟧ → URL [raw]: …/track?t=⟦token⟧…`. */
 export function describeFound(found: readonly Found[]): string[] {
-  return found.map(({ entry, encoding, excerpt }) => `${entry.where} [${encoding}]: …${excerpt}…`)
+  return found.map(({ where, encoding, excerpt }) => `${where} [${encoding}]: …${excerpt}…`)
 }

@@ -7,7 +7,7 @@
 import type { Response } from '@playwright/test'
 import { throwLeaks, type Leak } from '../leaks.ts'
 import type { RecordedResponse } from '../recorder.ts'
-import { scan } from '../scan.ts'
+import { maskAll, scan } from '../scan.ts'
 import type { MintedToken } from '../vendors.ts'
 
 /** A response to check: where it was, its headers (names in lower case) and its body. */
@@ -64,19 +64,21 @@ export function checkTokenPage(page: TokenPage): TokenPageReport {
 export function findTokenPageLeaks(tokens: readonly MintedToken[], responses: readonly RecordedResponse[]): Leak[] {
   const leaks: Leak[] = []
   const nonces = new Map<string, string>()
+  const values = tokens.map((token) => token.token)
   for (const response of responses) {
     if (response.resourceType !== 'document' || response.body === undefined) continue
     const entry = { kind: 'response body' as const, where: response.where, text: response.body }
-    if (!tokens.some((token) => scan([entry], token.token).length > 0)) continue
-    const report = checkTokenPage({ where: response.where, headers: response.headers, body: response.body })
-    for (const problem of report.problems)
-      leaks.push({ check: 'token pages', message: `${response.where}: ${problem}` })
+    if (!values.some((value) => scan([entry], value).length > 0)) continue
+    // A page's URL could hold a token too: never repeat one.
+    const where = maskAll(response.where, values, 'token')
+    const report = checkTokenPage({ where, headers: response.headers, body: response.body })
+    for (const problem of report.problems) leaks.push({ check: 'token pages', message: `${where}: ${problem}` })
     if (report.nonce === undefined) continue
     const earlier = nonces.get(report.nonce)
     if (earlier !== undefined) {
-      leaks.push({ check: 'token pages', message: `${response.where}: its CSP nonce was already used by ${earlier}` })
+      leaks.push({ check: 'token pages', message: `${where}: its CSP nonce was already used by ${earlier}` })
     }
-    nonces.set(report.nonce, response.where)
+    nonces.set(report.nonce, where)
   }
   return leaks
 }
