@@ -23,7 +23,8 @@ import {
   type ReturningStubOptions,
 } from '../stubs/index.ts'
 import { carameloWitness, returningProxyWitness, returningSdkWitness } from '../stubs/witness.ts'
-import { startApp, type CanaryVendors } from '../testing/index.ts'
+import { startApp } from '../testing/app.ts'
+import type { CanaryVendors } from '../testing/vendors.ts'
 
 export { collectLines, stopProcess } from '../testing/app.ts'
 

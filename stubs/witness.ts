@@ -12,13 +12,17 @@ import type { ReturningStub } from './returning.ts'
 
 /** Whom a vendor was told a token is for: only the fields the server sent it. */
 export interface TokenHolder {
+  /** The user's id (`external_customer_id`, `data-user-id`). */
   id?: string
+  /** The user's email. */
   email?: string
+  /** The user's display name. */
   name?: string
 }
 
 /** One token a stub minted. */
 export interface WitnessedToken {
+  /** The token as minted. */
   token: string
   /** What the server told the vendor about the user when it asked for this token. */
   user: TokenHolder
@@ -29,10 +33,13 @@ export interface WitnessedToken {
  * `request body`, `websocket sent`, …). The kit's `Entry` is one.
  */
 export interface WitnessEntry {
+  /** `request url`, `request header`, `request body`, `websocket sent`, … */
   kind: string
+  /** The request's or socket's URL. */
   url?: string
   /** Header name (lower case), cookie name or storage key. */
   name?: string
+  /** The recorded text. */
   text: string
 }
 
@@ -65,6 +72,7 @@ export interface StubWitness {
   minted(): readonly WitnessedToken[]
   /** Every request received so far, from the server and from browsers, in order. */
   received(): readonly ReceivedRequest[]
+  /** Where its tokens may be besides their page. */
   token: TokenShape
 }
 

@@ -29,6 +29,7 @@ export type EntryKind =
 
 /** One recorded piece of text and where it was. */
 export interface Entry {
+  /** What it is: decides where a token may be. */
   kind: EntryKind
   /** Where it was, for failure messages: `GET http://…/ (200) → response body`, `cookie sid (…)`, `dist/…`. */
   where: string
@@ -43,6 +44,7 @@ export interface Entry {
    * request's User-Agent carried; unset for log lines, files and requests of frames that carried no label.
    */
   context?: string
+  /** The recorded text itself: what the checks scan. */
   text: string
 }
 

@@ -8,7 +8,9 @@ import { EmbedsError } from '../plugin/errors.ts'
 export interface SessionUser {
   /** The immutable id the app sends vendors (`external_customer_id`, `data-user-id`). */
   id: string
+  /** What the vendors are told as the user's email. */
   email: string
+  /** The user's display name (Caramelo greets with it). */
   name: string
 }
 
@@ -17,6 +19,7 @@ export type LeakCheck = 'secrets' | 'tokens' | 'identity' | 'token pages'
 
 /** One thing a check found. */
 export interface Leak {
+  /** The check that found it. */
   check: LeakCheck
   /** What and where: `canary of WIDGET_API_KEY in GET http://…/config.js (200) → response body [base64 (offset 1)]: …⟦WIDGET_API_KEY⟧…`. */
   message: string
@@ -32,6 +35,7 @@ const HEADINGS: Record<LeakCheck, string> = {
 /** The kit's checks failed: `leaks` lists every finding, the message groups them by check. */
 export class LeakError extends EmbedsError {
   declare readonly code: 'ERR_LEAK'
+  /** Every leak found, in the order the checks found them. */
   readonly leaks: readonly Leak[]
   constructor(leaks: readonly Leak[]) {
     const lines = [`${leaks.length} ${leaks.length === 1 ? 'leak' : 'leaks'} found:`]

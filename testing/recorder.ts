@@ -11,7 +11,9 @@ import type { Entry, EntryKind } from './entries.ts'
 export interface RecordedResponse {
   /** `GET http://…/ (200)`, for messages. */
   where: string
+  /** Its URL (after redirects, the one that answered). */
   url: string
+  /** Its HTTP status. */
   status: number
   /** Playwright's resource type of its request (`document` for a page or a frame's document). */
   resourceType: string

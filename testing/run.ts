@@ -14,12 +14,15 @@ import { markStubs, type CanaryVendors } from './vendors.ts'
 
 /** A recorded browser context and the user it is for. */
 export interface Session {
+  /** The user it is for: tokens minted for them may be in its pages. */
   user: SessionUser
   /** Its label in messages and in its User-Agent. */
   label: string
+  /** Its browser context: `baseURL` is the app, `userAgent` names the session. */
   context: BrowserContext
   /** Its first page; open more with `context.newPage()`: they are recorded too. */
   page: Page
+  /** Everything the context sent, received and kept; `check()` reads it. */
   recorder: Recorder
 }
 
@@ -90,6 +93,12 @@ export class EmbedsRun {
   private readonly forged: SessionUser[] = []
   private readonly mark
 
+  /**
+   * @param browser where sessions open their contexts.
+   * @param app the running app: its URL, its output so far (kept growing) and the stubs it talks to.
+   * @param options which pages may hold tokens, the lazy route, the build output to scan.
+   * @param contextOptions more options for every session's context (Playwright's `contextOptions`).
+   */
   constructor(
     private readonly browser: Browser,
     private readonly app: { url: string; logs: readonly string[]; vendors: CanaryVendors },

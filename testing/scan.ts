@@ -6,6 +6,7 @@ import type { Entry } from './entries.ts'
 
 /** One place a value was found. */
 export interface Found {
+  /** The entry that holds it. */
   entry: Entry
   /** `entry.where` with the value masked: a URL in it may hold the value too. */
   where: string

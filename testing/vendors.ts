@@ -37,6 +37,7 @@ export interface CanaryVendorsOptions extends CanaryOptions {
 export interface MintedToken {
   /** The adapter's name (`returning-sdk`). */
   vendor: string
+  /** The token as the vendor minted it. */
   token: string
   /** Whom the server told the vendor it was for. */
   user: TokenHolder
@@ -52,6 +53,7 @@ export interface CanaryVendors {
   witnesses: StubWitness[]
   /** The adapters, by name: the token checks read whether one offers lazy frames. */
   adapters: ReadonlyMap<string, AnyVendorAdapter>
+  /** Stops every stub. */
   close(): Promise<void>
 }
 

@@ -12,7 +12,9 @@ import type { RecordedSession } from './tokens.ts'
 
 /** What {@link findIdentityLeaks} reads. */
 export interface IdentityCheck {
+  /** The tokens minted during the test. */
   tokens: readonly MintedToken[]
+  /** Every browser of the test. */
   sessions: readonly RecordedSession[]
   /** What the server sent the vendors during the test (`serverEntries`). */
   vendorRequests: readonly Entry[]

@@ -12,16 +12,21 @@ import type { MintedToken } from '../vendors.ts'
 
 /** A response to check: where it was, its headers (names in lower case) and its body. */
 export interface TokenPage {
+  /** For messages: `GET http://…/ (200)`. */
   where: string
+  /** Every header, names in lower case. */
   headers: Readonly<Record<string, string>>
+  /** The HTML as received. */
   body: string
 }
 
 /** What one token page is: its nonce, how many scripts it holds, and what is wrong with it. */
 export interface TokenPageReport {
+  /** The nonce of its Content-Security-Policy, if it has one. */
   nonce: string | undefined
   /** `<script>` tags in the page and in its `srcdoc` frames. */
   scripts: number
+  /** What is wrong with it, one line each; empty when nothing is. */
   problems: string[]
 }
 

@@ -13,7 +13,9 @@ import type { MintedToken } from '../vendors.ts'
 export interface RecordedSession {
   /** The recorder's label: the `context` of its entries and of the stubs' entries from its browser. */
   label: string
+  /** The user it is logged in as. */
   user: SessionUser
+  /** What its recorder holds (`finish()`). */
   entries: readonly Entry[]
 }
 
@@ -31,7 +33,9 @@ export interface TokenPages {
 
 /** What {@link findTokenLeaks} reads. */
 export interface TokenCheck {
+  /** The tokens minted during the test (`markStubs(…).tokens()`). */
   tokens: readonly MintedToken[]
+  /** Every browser of the test. */
   sessions: readonly RecordedSession[]
   /** What the stubs received from browsers (`witnessEntries`), whether or not it names a session. */
   witness: readonly Entry[]
