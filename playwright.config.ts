@@ -26,5 +26,7 @@ export default defineConfig<{ mode: Mode }>({
     { name: 'prod', use: { mode: 'prod' }, testIgnore: /(package|dev-experience)\.spec\.ts/ },
     // The npm tarball installed into examples/minimal-app outside the repo; needs no demo stack.
     { name: 'package', testMatch: /package\.spec\.ts/ },
+    // The examples' own apps checked with the testing kit from its source; no demo stack either.
+    { name: 'examples', testDir: 'examples', testMatch: /\.kit\.spec\.ts$/ },
   ],
 })

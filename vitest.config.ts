@@ -12,7 +12,13 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['plugin/**/*.test.ts', 'stubs/**/*.test.ts', 'server/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: [
+      'plugin/**/*.test.ts',
+      'stubs/**/*.test.ts',
+      'testing/**/*.test.ts',
+      'server/**/*.test.ts',
+      'examples/**/*.test.ts',
+    ],
     // Unit tests never reach past loopback; vendors are MockAgents or local stubs.
     testTimeout: 10_000,
   },

@@ -4,7 +4,7 @@
  * page helpers that fail loudly.
  */
 import { test as base, expect, type Page } from '@playwright/test'
-import { Recorder } from './recorder.ts'
+import { Recorder } from '../testing/index.ts'
 import { startStack, type Mode, type Stack, type StackOptions } from './stack.ts'
 
 export const test = base.extend<
@@ -25,7 +25,7 @@ export const test = base.extend<
   login: async ({ page }, use) => {
     await use((email) => logIn(page, email))
   },
-  /** Records everything the test's `context` sends, receives and keeps (see `recorder.ts`). */
+  /** Records everything the test's `context` sends, receives and keeps (the testing kit's recorder). */
   recorder: async ({ context }, use) => {
     await use(new Recorder('page', context))
   },

@@ -7,17 +7,10 @@
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CANARIES } from './stack.ts'
+import { CANARY_SECRETS } from './stack.ts'
 
 export default function globalSetup(): void {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-  const env = {
-    ...process.env,
-    WIDGET_API_KEY: CANARIES.apiKey,
-    RAI_ACCESS_KEY: CANARIES.accessKey,
-    CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
-    SESSION_KEYS: CANARIES.sessionKey,
-    METRICS_TOKEN: CANARIES.metricsToken,
-  }
+  const env = { ...process.env, ...CANARY_SECRETS }
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit', env })
 }

@@ -1,17 +1,28 @@
 /**
  * What the leak suite's scenarios share: the demo users, page checks that
  * fail loudly, and questions to the stack (what was minted, what was logged).
+ * Recording, scanning and the leak checks are the testing kit's
+ * (`vite-plugin-eta-embeds/testing`, from its source).
  */
 import type { Browser, Page } from '@playwright/test'
+import {
+  describeFound,
+  EmbedsRun,
+  markStubs,
+  Recorder,
+  scan,
+  taggedUserAgent,
+  witnessEntries,
+  type Entry,
+  type Leak,
+  type RunOptions,
+  type SessionUser,
+  type StubMark,
+} from '../testing/index.ts'
 import { chatbot, expect, lazyWidget, lazyWidgetStatus, sdkWidget, sdkWidgetStatus, widgetStatus } from './fixtures.ts'
-import { describeFound, Recorder, scan, stubEntries, taggedUserAgent, type Entry } from './recorder.ts'
 import type { Stack } from './stack.ts'
 
-export interface User {
-  email: string
-  name: string
-  id: string
-}
+export type User = SessionUser
 
 export const ALICE: User = { email: 'alice@example.com', name: 'Alice', id: 'usr_alice_5f1c2a' }
 export const BOB: User = { email: 'bob@example.com', name: 'Bob', id: 'usr_bob_9d7e40' }
@@ -34,9 +45,23 @@ export async function logOut(page: Page): Promise<void> {
   await expect(page).toHaveURL(/\/login$/)
 }
 
-/** Fails with every place `needle` was found, and the encoding it wore there. */
+/** Fails with every place `needle` was found, and the encoding it wore there (`needle` masked as `what`). */
 export function expectNowhere(haystack: Iterable<Entry>, needle: string, what: string): void {
-  expect(describeFound(scan(haystack, needle)), `${what} was found`).toEqual([])
+  expect(describeFound(scan(haystack, needle, what)), `${what} was found`).toEqual([])
+}
+
+/** Fails with every leak's message, grouped as the kit's `LeakError` would. */
+export function expectNoLeaks(leaks: readonly Leak[]): void {
+  expect(
+    leaks.map((leak) => `${leak.check}: ${leak.message}`),
+    'the testing kit found leaks',
+  ).toEqual([])
+}
+
+/** The testing kit's view of the demo, for one test: sessions, probes and checks. */
+export function embedsRun(browser: Browser, stack: Stack, options: RunOptions = {}): EmbedsRun {
+  // The demo's only page with directives is the home page; the lazy route is the runtime's default.
+  return new EmbedsRun(browser, stack, { pages: ['/'], ...options })
 }
 
 /** The kinds of entry `needle` was found in. */
@@ -44,30 +69,9 @@ export function kindsHolding(haystack: Iterable<Entry>, needle: string): string[
   return [...new Set(scan(haystack, needle).map((found) => found.entry.kind))].sort()
 }
 
-export interface Minted {
-  /** The stub that minted it: the proxy flow's, the Widget SDK flow's, or Caramelo's. */
-  vendor: 'returning' | 'returning-sdk' | 'caramelo'
-  token: string
-  /** The user it was minted for (for the SDK flow, its `data-email` identifier). */
-  email: string
-}
-
-/** Where the vendors' minted lists stand; `since()` gives every token minted after. */
-export function mintMark(stack: Stack): { since(): Minted[] } {
-  const returning = stack.returning.minted.length
-  const sdk = stack.returningSdk.minted.length
-  const caramelo = stack.caramelo.minted.length
-  return {
-    since: () => [
-      ...stack.returning.minted.slice(returning).map((m) => ({ vendor: 'returning' as const, ...m })),
-      ...stack.returningSdk.minted.slice(sdk).map((m) => ({
-        vendor: 'returning-sdk' as const,
-        token: m.token,
-        email: m.identifiers['data-email'] ?? '(no data-email)',
-      })),
-      ...stack.caramelo.minted.slice(caramelo).map((m) => ({ vendor: 'caramelo' as const, ...m })),
-    ],
-  }
+/** Where the vendors' lists stand; `tokens()` gives every token minted after (the kit's `markStubs`). */
+export function mintMark(stack: Stack): StubMark {
+  return markStubs(stack.vendors.witnesses)
 }
 
 /** The server's log lines since `from`, parsed; pino writes one JSON object per line. */
@@ -136,13 +140,9 @@ export async function expectFallbacks(page: Page, which: Fallbacks): Promise<voi
   }
 }
 
-/** Every request the vendor stubs received from a browser (see `stubEntries`). */
+/** Every request the vendor stubs received from a browser since the stack started (the kit's `witnessEntries`). */
 export function vendorWitness(stack: Stack): Entry[] {
-  return [
-    ...stubEntries('returning', stack.returning.url, stack.returning.received),
-    ...stubEntries('returning-sdk', stack.returningSdk.apiUrl, stack.returningSdk.received),
-    ...stubEntries('caramelo', stack.caramelo.apiUrl, stack.caramelo.received),
-  ]
+  return stack.vendors.witnesses.flatMap((witness) => witnessEntries(witness))
 }
 
 /** How many inline scripts of the page hold `text` (a locator's `hasText` never looks inside scripts). */

@@ -7,7 +7,7 @@
  */
 import { ALICE, expectFallbacks, expectHome, expectNowhere, fallbackCauses, mintMark } from './leak-helpers.ts'
 import { expect, logIn, sdkWidgetStatus, test, widgetStatus, chatbot } from './fixtures.ts'
-import { logEntries } from './recorder.ts'
+import { logEntries } from '../testing/index.ts'
 
 // Short enough for the hanging case to finish well inside its test, long
 // enough for a working vendor on a busy machine: at 1 s, a cold server's first
@@ -122,5 +122,5 @@ test('every vendor hanging far past the deadline: the page still renders, with t
   // The vendors were asked, and never answered.
   expect(stack.returning.received.slice(from.signins).filter((r) => r.path.endsWith('/signin')).length).toBe(2)
   expect(stack.returningSdk.received.slice(from.sdk).filter((r) => r.path.endsWith('/token')).length).toBe(1)
-  expect(from.mints.since()).toEqual([])
+  expect(from.mints.tokens()).toEqual([])
 })

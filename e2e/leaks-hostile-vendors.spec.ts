@@ -17,7 +17,7 @@ import {
   widgetStatus,
 } from './fixtures.ts'
 import { ALICE, expectFallbacks, expectHome, expectNowhere, fallbackCauses, inlineScripts } from './leak-helpers.ts'
-import { logEntries, type Recorder } from './recorder.ts'
+import { logEntries, type Recorder } from '../testing/index.ts'
 
 // Swapped widget pages must reach every render: the stub's page says it is
 // never cacheable here, and the server is told to honour that.

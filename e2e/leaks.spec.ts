@@ -1,19 +1,32 @@
 /**
  * The leak suite (issue 5): every SPEC invariant proved in a real browser,
  * with canary secrets, in development and in production. Each scenario
- * records what the browser sends, receives and keeps (`recorder.ts`) and
- * scans it, raw and encoded; each also proves that its recording is not empty.
- * Invariants 5 and 6 need stacks of their own: `leaks-failing-vendors.spec.ts`
- * and `leaks-hostile-vendors.spec.ts`.
+ * records what the browser sends, receives and keeps and scans it, raw and
+ * encoded, with the testing kit users run against their own apps
+ * (`vite-plugin-eta-embeds/testing`, issue 14) — its recorder, its scan and
+ * its four checks — plus the demo's own positive controls: each scenario also
+ * proves that its recording is not empty. Invariants 5 and 6 need stacks of
+ * their own: `leaks-failing-vendors.spec.ts` and `leaks-hostile-vendors.spec.ts`.
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Response } from '@playwright/test'
+import {
+  expectTokenPage,
+  fileEntries,
+  findIdentityLeaks,
+  findSecretLeaks,
+  FORGED_USER,
+  logEntries,
+  scan,
+  type Entry,
+} from '../testing/index.ts'
 import { expect, lazyWidgetSrc, logIn, test } from './fixtures.ts'
 import {
   ALICE,
   BOB,
+  embedsRun,
   expectHome,
+  expectNoLeaks,
   expectNowhere,
   inlineScripts,
   kindsHolding,
@@ -21,36 +34,10 @@ import {
   mintMark,
   newSession,
   vendorWitness,
-  type Minted,
 } from './leak-helpers.ts'
-import { describeFound, encodings, fileEntries, logEntries, scan, type Entry } from './recorder.ts'
-import { CANARIES } from './stack.ts'
+import { CANARIES, CANARY_SECRETS } from './stack.ts'
 
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist')
-
-test('scan finds a value raw and in every encoding a leak would use, and says where', () => {
-  const needle = 'tok+en/"<x>&\'é-1234'
-  const places: Entry[] = [
-    { kind: 'response body', where: 'base64 at offset 1', text: Buffer.from(`a${needle}b`).toString('base64') },
-    { kind: 'cookie', where: 'base64url at offset 2', text: Buffer.from(`ab${needle}`).toString('base64url') },
-    { kind: 'request url', where: 'query', text: `/?q=${encodeURIComponent(needle)}` },
-    { kind: 'response body', where: 'json', text: JSON.stringify({ needle }) },
-    {
-      kind: 'response body',
-      where: 'attribute',
-      text: `<p title="${needle.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll("'", '&#39;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')}">`,
-    },
-    { kind: 'log', where: 'unrelated', text: 'tok en nothing here' },
-  ]
-  expect(describeFound(scan(places, needle)).map((line) => line.split(' [')[0])).toEqual([
-    'base64 at offset 1',
-    'base64url at offset 2',
-    'query',
-    'json',
-    'attribute',
-  ])
-  expect(() => encodings('short')).toThrow(/too short/)
-})
 
 test('anonymous: neither the home page nor the lazy route calls a vendor', async ({ page, recorder, stack }) => {
   const calls = () =>
@@ -73,7 +60,8 @@ test('invariant 1: the API key, the access key, the secret token, the session ke
   stack,
   mode,
 }) => {
-  const { context, recorder, page } = await newSession(browser, stack, 'alice')
+  const run = embedsRun(browser, stack, mode === 'prod' ? { dist: DIST } : {})
+  const { recorder, page } = await run.session(ALICE, { label: 'alice' })
 
   await page.goto('/login')
   await page.getByLabel('Email').fill(ALICE.email)
@@ -147,8 +135,11 @@ test('invariant 1: the API key, the access key, the secret token, the session ke
     expect(kindsHolding(files, 'eta-embeds-widget')).toEqual(['file'])
   }
 
-  for (const [name, canary] of Object.entries(CANARIES)) expectNowhere(everything, canary, `canary ${name}`)
-  await context.close()
+  // Every canary, in everything the browser, the vendors and the server saw since the stack started.
+  expectNoLeaks(findSecretLeaks(CANARY_SECRETS, everything))
+  // And the kit's four checks over this test (secrets, tokens, identity, token pages), as a user runs them.
+  expectNoLeaks(await run.findLeaks())
+  await run.close()
 })
 
 test('invariant 2: a token appears only in its own user’s page and in its vendor’s own traffic', async ({
@@ -156,8 +147,9 @@ test('invariant 2: a token appears only in its own user’s page and in its vend
   stack,
 }) => {
   const mark = mintMark(stack)
-  const alice = await newSession(browser, stack, 'alice')
-  const bob = await newSession(browser, stack, 'bob')
+  const run = embedsRun(browser, stack)
+  const alice = await run.session(ALICE, { label: 'alice' })
+  const bob = await run.session(BOB, { label: 'bob' })
 
   await logIn(alice.page, ALICE.email)
   await expectHome(alice.page, ALICE)
@@ -174,64 +166,22 @@ test('invariant 2: a token appears only in its own user’s page and in its vend
   await logOut(bob.page)
   await logOut(alice.page)
 
-  // Each user's haystack: their browser's recording, and what the vendor stubs received from it.
-  const recorded = { alice: await alice.recorder.finish(), bob: await bob.recorder.finish() }
-  const witness = vendorWitness(stack)
-  const haystacks = {
-    [ALICE.email]: [...recorded.alice, ...witness.filter((e) => e.context === 'alice')],
-    [BOB.email]: [...recorded.bob, ...witness.filter((e) => e.context === 'bob')],
-  }
-  // Requests of widget frames Playwright did not attach to in time carry no tag: checked for every token.
-  const untagged = witness.filter((e) => e.context === undefined)
-  const logs = logEntries(stack.logs)
-  const minted = mark.since()
+  const minted = mark.tokens()
   for (const user of [ALICE, BOB]) {
-    for (const vendor of ['returning', 'returning-sdk', 'caramelo']) {
-      const count = minted.filter((m) => m.email === user.email && m.vendor === vendor).length
+    for (const vendor of ['returning-proxy', 'returning-sdk', 'caramelo']) {
+      const count = minted.filter((m) => m.user.email === user.email && m.vendor === vendor).length
       expect(count, `${vendor} tokens minted for ${user.email}`).toBeGreaterThanOrEqual(3)
     }
   }
-
-  const ours = new URL(stack.url).origin
-  const chatSocket = stack.caramelo.apiUrl.replace(/^http/, 'ws')
-  const validate = `${stack.returningSdk.apiUrl}/v2/api/widget-access-keys/validate`
-  /** The page rendered for the token's user (or its lazy frame's document), and the vendor's own use of it. */
-  const allowed = (m: Minted, entry: Entry): boolean => {
-    const url = entry.url === undefined ? undefined : new URL(entry.url)
-    const page =
-      url?.origin === ours && (url.pathname === '/' || (m.vendor === 'returning' && url.pathname === '/_embeds/widget'))
-    if (entry.kind === 'response body') return page && entry.resourceType === 'document'
-    if (entry.kind === 'dom') return page || (m.vendor === 'returning' && entry.url === 'about:srcdoc')
-    if (m.vendor === 'returning') {
-      return (
-        entry.kind === 'request header' &&
-        entry.name === 'authorization' &&
-        entry.url === `${stack.returning.url}/api/me` &&
-        entry.text === `Bearer ${m.token}`
-      )
-    }
-    // The Widget SDK's own use: the body of its validate request, from the page the token was rendered in.
-    if (m.vendor === 'returning-sdk') {
-      return entry.kind === 'request body' && entry.url === validate && jsonField(entry.text, 'embedToken') === m.token
-    }
-    return entry.kind === 'websocket sent' && entry.url?.startsWith(chatSocket) === true
-  }
-  for (const m of minted) {
-    const what = `${m.vendor} token minted for ${m.email}`
-    const own = [...scan(haystacks[m.email] ?? [], m.token), ...scan(untagged, m.token)]
-    const misplaced = own.filter((f) => !allowed(m, f.entry))
-    expect(describeFound(misplaced), `${what}, outside its page and its vendor's traffic`).toEqual([])
-    // Delivered in a page and used by the vendor's code: neither recording missed it.
-    const used = { returning: 'request header', 'returning-sdk': 'request body', caramelo: 'websocket sent' }[m.vendor]
-    const kinds = [...new Set(own.map((f) => f.entry.kind))]
-    expect(kinds, `${what}: where it must be (${describeFound(own).join('; ')})`).toEqual(
-      expect.arrayContaining(['response body', used]),
-    )
-    const other = m.email === ALICE.email ? BOB.email : ALICE.email
-    expectNowhere(haystacks[other] ?? [], m.token, `${what}, in ${other}'s browser`)
-    expectNowhere(logs, m.token, `${what}, in the server log`)
-  }
-  await Promise.all([alice.context.close(), bob.context.close()])
+  // The kit's checks: each token only in the home page (or, for the proxy flow, its lazy frame's document
+  // and its srcdoc frame) of the session of its user, and in its vendor's own use — the widget's
+  // `Authorization: Bearer` to the vendor's /api/me, the SDK's validate body, the chat's socket frames —
+  // seen by the recorder or by the stubs (requests of frames Playwright did not attach to carry no
+  // session: only their vendor's use is accepted there); never in the other user's browser, a URL, a
+  // header, storage or a log line. Each token must also have been seen delivered and used: neither
+  // recording missed it.
+  expectNoLeaks(await run.findLeaks({ requireUse: true }))
+  await run.close()
 })
 
 test('invariant 3: query strings, bodies and headers cannot change who the vendors are told about', async ({
@@ -241,6 +191,7 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
 }) => {
   await logIn(page, ALICE.email)
   await expectHome(page, ALICE)
+  const mark = mintMark(stack)
   const from = {
     returning: stack.returning.received.length,
     sdk: stack.returningSdk.received.length,
@@ -305,13 +256,34 @@ test('invariant 3: query strings, bodies and headers cannot change who the vendo
       name: ALICE.name,
     })
   }
-  for (const request of [...signins, ...auths, ...embedTokens]) {
-    expectNowhere(
-      [{ kind: 'request body', where: `${request.method} ${request.path}`, text: JSON.stringify(request) }],
-      BOB.email,
-      'bob',
-    )
-  }
+  // Nothing of bob reached any vendor in anything the server sent it (widget pages included), in any form.
+  expectNoLeaks(
+    findIdentityLeaks({
+      tokens: [],
+      sessions: [],
+      vendorRequests: mark.serverRequests(),
+      forged: [{ email: BOB.email, id: BOB.id }],
+    }),
+  )
+})
+
+test('invariant 3, as the testing kit probes it: a forged identity in query, form and headers reaches no vendor', async ({
+  browser,
+  stack,
+}) => {
+  const run = embedsRun(browser, stack)
+  const { page, recorder } = await run.session(ALICE, { label: 'alice' })
+  await logIn(page, ALICE.email)
+  await expectHome(page, ALICE)
+  const forgedOnto = await run.probeIdentity(page)
+  await expectHome(page, ALICE)
+  // The probe really sent the forged identity to our server, each way it claims to: in the query and the
+  // form (the recorder saw them), and in headers (the probe's route added them to both requests).
+  expect(kindsHolding(await recorder.finish(), FORGED_USER.email)).toEqual(['request body', 'request url'])
+  const probed = new URL('/', stack.url).href
+  expect(forgedOnto.filter((r) => r.startsWith(`POST ${probed}?`) || r.startsWith(`GET ${probed}?`))).toHaveLength(2)
+  expectNoLeaks(await run.findLeaks())
+  await run.close()
 })
 
 /** A field of a JSON object `text`; `undefined` when `text` is not one. */
@@ -321,35 +293,6 @@ function jsonField(text: string, name: string): unknown {
   } catch {
     return undefined
   }
-}
-
-/** The nonce of a Content-Security-Policy header. */
-function cspNonce(csp: string | undefined): string | undefined {
-  return /'nonce-([^']+)'/.exec(csp ?? '')?.[1]
-}
-
-/** The token-page headers of one response (SPEC invariant 4), and its scripts carrying its own nonce. */
-async function expectTokenPageHeaders(response: Response | null, what: string): Promise<string> {
-  expect(response, what).not.toBeNull()
-  const headers = await response!.allHeaders()
-  expect(headers['cache-control'], `${what}: Cache-Control`).toBe('no-store')
-  expect(headers['vary'] ?? '', `${what}: Vary`).toMatch(/(^|,\s*)cookie(\s*,|$)/i)
-  expect(headers['referrer-policy'], `${what}: Referrer-Policy`).toBe('no-referrer')
-  const nonce = cspNonce(headers['content-security-policy'])
-  expect(nonce, `${what}: CSP nonce`).toMatch(/^[A-Za-z0-9+/=_-]{16,}$/)
-  const body = await response!.text()
-  const scripts = body.match(/<script\b[^>]*>/gi) ?? []
-  const srcdocScripts = body.match(/&lt;script\b.*?&gt;/gi) ?? []
-  expect(scripts.length + srcdocScripts.length, `${what}: scripts`).toBeGreaterThan(0)
-  expect(
-    scripts.filter((tag) => !tag.includes(`nonce="${nonce}"`)),
-    `${what}: scripts without its nonce`,
-  ).toEqual([])
-  expect(
-    srcdocScripts.filter((tag) => !tag.includes(`nonce=&quot;${nonce}&quot;`)),
-    `${what}: srcdoc scripts without its nonce`,
-  ).toEqual([])
-  return nonce!
 }
 
 test('invariant 4: token pages are not stored, send no Referer, and carry a fresh CSP nonce', async ({
@@ -364,13 +307,17 @@ test('invariant 4: token pages are not stored, send no Referer, and carry a fres
     const lazy = lazyResponse()
     const home = await page.goto('/')
     await expectHome(page, ALICE)
-    const nonce = await expectTokenPageHeaders(home, `GET / (load ${load + 1})`)
-    nonces.push(nonce)
+    const report = await expectTokenPage(home, `GET / (load ${load + 1})`)
+    expect(report.scripts, `GET / (load ${load + 1}): scripts`).toBeGreaterThan(0)
+    const nonce = report.nonce
+    nonces.push(nonce ?? '')
     // The Widget SDK script: once, with this response's nonce.
     const sdkScript = `<script nonce="${nonce}" src="${stack.returningSdk.sdkUrl}"></script>`
     expect((await home!.text()).split(sdkScript).length - 1, `GET / (load ${load + 1}): ${sdkScript}`).toBe(1)
     const frame = await lazy
-    nonces.push(await expectTokenPageHeaders(frame, `GET /_embeds/widget (load ${load + 1})`))
+    const frameReport = await expectTokenPage(frame, `GET /_embeds/widget (load ${load + 1})`)
+    expect(frameReport.scripts, `GET /_embeds/widget (load ${load + 1}): scripts`).toBeGreaterThan(0)
+    nonces.push(frameReport.nonce ?? '')
     expect((await frame.allHeaders())['content-security-policy']).toContain("frame-ancestors 'self'")
   }
   expect(new Set(nonces).size, 'every response has its own nonce').toBe(nonces.length)
@@ -399,7 +346,7 @@ test('invariant 4: after logout, / is the login page and Back shows no page with
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Log in')
     await expect(page.locator('iframe[srcdoc], iframe.eta-embeds-widget, [embed-token]')).toHaveCount(0)
     expect(await inlineScripts(page, 'carameloaiChatbot')).toBe(0)
-    const tokens = mark.since().map((m) => m.token)
+    const tokens = mark.tokens().map((m) => m.token)
     expect(tokens.length).toBeGreaterThan(0)
     const dom = await Promise.all(
       page.frames().map(async (frame): Promise<Entry> => ({

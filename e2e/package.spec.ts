@@ -3,10 +3,12 @@
  * Vite + Koa app outside this repo — examples/minimal-app, the README's "Add it
  * to your app" — which builds, type-checks against the published declarations
  * and renders every directive (the widget in both of its flows, the chatbot)
- * for the session's user.
+ * for the session's user. Issue 14: the app's own Playwright test, the README's
+ * "Prove it in your app", runs the testing kit from the tarball — and passes,
+ * while a deliberately leaky variant of the app fails it, each leak named.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,9 +21,12 @@ import {
   type ReturningSdkStub,
   type ReturningStub,
 } from '../stubs/index.ts'
-import { collectLines, stopProcess } from './stack.ts'
+import { canaryFor, canarySecrets, encodings, FORGED_USER, startApp, type RunningApp } from '../testing/index.ts'
+import { copyApp, makeLeaky, run, runAppSuite } from './package-helpers.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const PLAYWRIGHT_VERSION = (createRequire(import.meta.url)('@playwright/test/package.json') as { version: string })
+  .version
 
 /** The example app's one user, whom the session names after `POST /login`. */
 const ADA = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada' }
@@ -52,9 +57,21 @@ import {
   startReturningStub,
   type CarameloStub,
   type LocalVendor,
+  type LocalVendorStarter,
   type ReturningStub,
 } from 'vite-plugin-eta-embeds/stubs'
 import Koa from 'koa'
+import type { PlaywrightTestArgs, TestType } from '@playwright/test'
+import {
+  canarySecrets,
+  LeakError,
+  test,
+  type EmbedsOptions,
+  type EmbedsTestFixtures,
+  type EmbedsWorkerFixtures,
+  type Leak,
+  type TestVendor,
+} from 'vite-plugin-eta-embeds/testing'
 
 interface GreeterOptions {
   greeting: string
@@ -93,19 +110,20 @@ export const stub: Promise<ReturningStub> = startReturningStub({ apiKey: 'key', 
 export const local: Promise<LocalVendor> | undefined = LOCAL_VENDORS['returning-sdk']?.(process.env)
 export const sdkUrl = (caramelo: CarameloStub): string => caramelo.sdkUrl
 export const isCompileError = (error: unknown): boolean => error instanceof CompileError
-`
 
-interface Server {
-  url: string
-  logs: string[]
-  child: ChildProcess
-}
+// The testing kit: its fixtures, options, checks and errors are typed for a consumer too.
+export const kitTest: TestType<PlaywrightTestArgs & EmbedsTestFixtures, EmbedsWorkerFixtures> = test
+export const kitOptions: EmbedsOptions = { command: ['node', 'server.js'], dist: 'dist', pages: ['/'] }
+export const secrets: Record<string, string> = canarySecrets({ secretEnvNames: ['METRICS_TOKEN'] })
+export const leaksOf = (error: unknown): readonly Leak[] => (error instanceof LeakError ? error.leaks : [])
+export const withGreeter = (stub: LocalVendorStarter): TestVendor => ({ adapter: greeter, stub })
+`
 
 let tmp: string
 let app: string
 let packed: string[]
-let withStubs: Server | undefined
-let withEnv: Server | undefined
+let withStubs: RunningApp | undefined
+let withEnv: RunningApp | undefined
 let returning: ReturningStub | undefined
 let returningSdk: ReturningSdkStub | undefined
 let caramelo: CarameloStub | undefined
@@ -129,13 +147,20 @@ test.beforeAll(async () => {
     devDependencies?: Record<string, string>
   }
   manifest.dependencies['vite-plugin-eta-embeds'] = `file:${tarball}`
-  manifest.devDependencies = { typescript: '6.0', '@types/node': '^20.19.0', '@types/koa': '^3.0.0' }
+  manifest.devDependencies = {
+    ...manifest.devDependencies,
+    // The version this repo tests with: already in npm's cache, and the same browser protocol.
+    '@playwright/test': PLAYWRIGHT_VERSION,
+    typescript: '6.0',
+    '@types/node': '^20.19.0',
+    '@types/koa': '^3.0.0',
+  }
   await writeFile(path.join(app, 'package.json'), JSON.stringify(manifest, null, 2))
   await writeFile(path.join(app, 'check.ts'), CHECK_TS)
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], app)
   await run('npm', ['run', 'build'], app)
 
-  withStubs = await startApp({})
+  withStubs = await startExample({})
   returning = await startReturningStub({ apiKey: SECRETS.apiKey, communityId: 'pkg-community' })
   returningSdk = await startReturningSdkStub({
     accessId: 'pkg-access-id',
@@ -143,7 +168,7 @@ test.beforeAll(async () => {
     communityId: 'pkg-community',
   })
   caramelo = await startCarameloStub({ secretToken: SECRETS.secretToken, projectId: 'pkg-project' })
-  withEnv = await startApp({
+  withEnv = await startExample({
     WIDGET_BASE_URL: returning.url,
     WIDGET_API_KEY: SECRETS.apiKey,
     WIDGET_COMMUNITY_ID: 'pkg-community',
@@ -160,12 +185,12 @@ test.beforeAll(async () => {
 })
 
 test.afterAll(async () => {
-  await Promise.all([stop(withStubs), stop(withEnv)])
+  await Promise.all([withStubs?.close(), withEnv?.close()])
   await Promise.all([returning?.close(), returningSdk?.close(), caramelo?.close()])
   if (tmp) await rm(tmp, { recursive: true, force: true })
 })
 
-test('the tarball holds the built plugin, runtime and stubs, and no sources, tests or demo', () => {
+test('the tarball holds the built plugin, runtime, stubs and testing kit, and no sources, tests or demo', () => {
   expect(packed).toEqual(
     expect.arrayContaining([
       'package.json',
@@ -177,22 +202,27 @@ test('the tarball holds the built plugin, runtime and stubs, and no sources, tes
       'dist/node/plugin/runtime/index.d.ts',
       'dist/node/stubs/index.js',
       'dist/node/stubs/index.d.ts',
+      'dist/node/testing/index.js',
+      'dist/node/testing/index.d.ts',
     ]),
   )
   expect(
     packed.filter(
-      (file) => !/^(package\.json|README\.md|LICENSE|dist\/node\/(plugin|stubs)\/.+\.(js|d\.ts))$/.test(file),
+      (file) => !/^(package\.json|README\.md|LICENSE|dist\/node\/(plugin|stubs|testing)\/.+\.(js|d\.ts))$/.test(file),
     ),
   ).toEqual([])
   expect(packed.filter((file) => /\.test\.|test-helpers/.test(file))).toEqual([])
 })
 
-test('the README\'s "Add it to your app" shows the example app\'s files verbatim', async () => {
+test('the README\'s "Add it to your app" and "Prove it in your app" show the example app\'s files verbatim', async () => {
   const readme = await readFile(path.join(root, 'README.md'), 'utf8')
   for (const [file, lang] of [
     ['vite.config.js', 'js'],
     ['templates/page.eta', 'eta'],
     ['server.js', 'js'],
+    ['playwright.config.js', 'js'],
+    ['e2e/global-setup.js', 'js'],
+    ['e2e/embeds.spec.js', 'js'],
   ] as const) {
     const code = await readFile(path.join(root, 'examples', 'minimal-app', file), 'utf8')
     expect(readme, `README.md is missing examples/minimal-app/${file}`).toContain(`\`\`\`${lang}\n${code}\`\`\`\n`)
@@ -200,7 +230,8 @@ test('the README\'s "Add it to your app" shows the example app\'s files verbatim
 })
 
 test('a TypeScript consumer type-checks against the published declarations', async () => {
-  // tsc is CPU-bound: 10 s on a quiet machine, past 30 s at load 12 on two cores. A deadline, not a timing claim.
+  // tsc is CPU-bound, and reads @playwright/test's declarations too (the testing entry's): 10 s quiet,
+  // past 30 s at load 12 on two cores. A deadline, not a timing claim.
   test.setTimeout(120_000)
   const tsc = path.join(app, 'node_modules', '.bin', 'tsc')
   const flags = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2023']
@@ -239,6 +270,75 @@ test('with vendors from the environment, they see only the session user, and no 
   }
 })
 
+const KIT_TEST = 'secrets stay on the server, tokens in their page, identity in the session'
+
+test('the README’s kit test, run by the example app from the tarball: the honest app passes every check', async () => {
+  test.setTimeout(180_000)
+  const honest = path.join(tmp, 'kit honest')
+  await mkdir(honest)
+  await copyApp(app, honest)
+  const { code, tests, output } = await runAppSuite(honest)
+  expect(tests, output).toEqual([{ title: KIT_TEST, status: 'expected', errors: [] }])
+  expect(code, output).toBe(0)
+})
+
+test('a leaky variant of the example app fails the kit’s checks, with a message that points at each leak', async () => {
+  test.setTimeout(180_000)
+  const leaky = path.join(tmp, 'kit leaky')
+  await mkdir(leaky)
+  await copyApp(app, leaky)
+  makeLeaky(leaky)
+  const { code, tests, output } = await runAppSuite(leaky)
+  expect(code, output).toBe(1)
+  expect(
+    tests.map((t) => `${t.title}: ${t.status}`),
+    output,
+  ).toEqual([`${KIT_TEST}: unexpected`])
+  const message = tests[0]?.errors.join('\n') ?? ''
+  const origin = String.raw`http://127\.0\.0\.1:\d+`
+  const forged = FORGED_USER.email.replaceAll('.', '\\.')
+  // Failed in the kit's check, not before: every leak is listed, grouped by check.
+  expect(message).toMatch(/\d+ leaks found:\nsecrets \(/)
+  // The token in a URL: the request, the form it had there, the excerpt with the token masked.
+  expect(message).toMatch(
+    new RegExp(
+      String.raw`  - returning-sdk token #\d+ \(minted for email=ada@example\.com, id=usr_ada_1815\) in GET ${origin}/track\?widget=⟦token⟧ → URL \[raw\]: …${origin}/track\?widget=⟦token⟧…`,
+    ),
+  )
+  // Also the token of the probe's page (minted for the forged email, this app being leaky): a request sent
+  // after the page's load event is still in the recording check() reads.
+  expect(message).toMatch(
+    new RegExp(
+      String.raw`  - returning-sdk token #\d+ \(minted for email=${forged}, id=usr_ada_1815\) in GET ${origin}/track\?widget=⟦token⟧ → URL \[raw\]`,
+    ),
+  )
+  // The secret in a client file, base64'd: found in that response's body, in that form.
+  expect(message).toMatch(
+    new RegExp(
+      String.raw`  - CARAMELO_SECRET_TOKEN in GET ${origin}/config\.js \(200\) → response body \[base64 \(offset \d\)\]: ….*CONFIG = JSON\.parse\(atob\("[\w+/]*⟦CARAMELO_SECRET_TOKEN⟧[\w+/=]*"\)\)…`,
+    ),
+  )
+  // The identity from the query: tokens minted for the forged user reached Ada's page, and the forged
+  // email reached the vendor in the server's own call.
+  expect(message).toMatch(
+    new RegExp(
+      String.raw`  - a returning-proxy token minted for email=${forged} reached the page of ada@example\.com, whose session user is email=ada@example\.com, id=usr_ada_1815, name=Ada: GET ${origin}/\?\S+ \(200\) → response body`,
+    ),
+  )
+  expect(message).toMatch(
+    new RegExp(
+      String.raw`  - the forged email sent with the request reached a vendor: returning-proxy stub received POST /widget/[\w-]+/signin from the server → header email \[raw\]: …⟦forged email⟧…`,
+    ),
+  )
+  // No token is repeated anywhere in what the run printed (the Returning.AI ones are JWTs: easy to spot)…
+  expect(output.match(/eyJ[\w-]{8,}\.[\w-]+\.[\w-]+/g) ?? []).toEqual([])
+  // …nor anything the kit planted, in any form.
+  for (const [name, value] of Object.entries(canarySecrets())) {
+    expect(value).toBe(canaryFor(name))
+    for (const form of encodings(value)) expect(output, `${name} (${form.name})`).not.toContain(form.value)
+  }
+})
+
 /** Anonymous first (no widget), then `POST /login`, then every widget working for Ada. */
 async function expectEmbeds(page: Page, url: string): Promise<void> {
   await page.goto(url)
@@ -253,51 +353,12 @@ async function expectEmbeds(page: Page, url: string): Promise<void> {
   await expect(page.locator('#carameloai-chatbot')).toHaveText(`Hi ${ADA.name}! How can I help?`)
 }
 
-function server(s: Server | undefined): Server {
+function server(s: RunningApp | undefined): RunningApp {
   if (!s) throw new Error('the example app did not start: see the beforeAll error')
   return s
 }
 
-/** Runs a command and resolves with its stdout; rejects with everything it printed when it fails. */
-function run(command: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error)
-        reject(new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${stdout}${stderr}`, { cause: error }))
-      else resolve(stdout)
-    })
-  })
-}
-
 /** Starts the example's `server.js` on a free port with only `env` configured; resolves once it listens. */
-function startApp(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['server.js'], {
-    cwd: app,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HOST: '127.0.0.1', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const logs: string[] = []
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`server.js did not start in 30 s:\n${logs.join('\n')}`))
-    }, 30_000)
-    const onLine = (line: string): void => {
-      logs.push(line)
-      const url = /^listening on (http:\/\/\S+)$/.exec(line)?.[1]
-      if (!url) return
-      clearTimeout(timer)
-      resolve({ url, logs, child })
-    }
-    collectLines(child.stdout, onLine)
-    collectLines(child.stderr, onLine)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`server.js exited with ${code} before listening:\n${logs.join('\n')}`))
-    })
-  })
-}
-
-async function stop(s: Server | undefined): Promise<void> {
-  if (s) await stopProcess(s.child)
+function startExample(env: Record<string, string>): Promise<RunningApp> {
+  return startApp({ command: [process.execPath, 'server.js'], cwd: app, env, ready: /^listening on (http:\/\/\S+)$/ })
 }

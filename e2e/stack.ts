@@ -2,14 +2,17 @@
  * One running stack for a test worker: a stub of every vendor flow (Returning.AI
  * proxy and Widget SDK, Caramelo AI) with canary secrets, and the demo server
  * (dev or production mode) configured to use them as if they were the real
- * vendors. Everything is closed when the worker ends.
+ * vendors. Everything is closed when the worker ends. The server runs through
+ * the testing kit's `startApp`, and `vendors` is the kit's view of the stubs
+ * (their witnesses and the planted secrets), so the leak suite checks the demo
+ * with the checks users run against their apps.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cp, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BUILTIN_VENDORS } from '../plugin/vendors/registry.ts'
 import {
   startCarameloStub,
   startReturningSdkStub,
@@ -19,6 +22,11 @@ import {
   type ReturningStub,
   type ReturningStubOptions,
 } from '../stubs/index.ts'
+import { carameloWitness, returningProxyWitness, returningSdkWitness } from '../stubs/witness.ts'
+import { startApp } from '../testing/app.ts'
+import type { CanaryVendors } from '../testing/vendors.ts'
+
+export { collectLines, stopProcess } from '../testing/app.ts'
 
 export type Mode = 'dev' | 'prod'
 
@@ -31,6 +39,15 @@ export const CANARIES = {
   metricsToken: 'canary-metrics-token-71d3b0e95f2a',
 } as const
 
+/** The same canaries by the variable that carries each: what the kit's secret check looks for. */
+export const CANARY_SECRETS: Readonly<Record<string, string>> = {
+  WIDGET_API_KEY: CANARIES.apiKey,
+  RAI_ACCESS_KEY: CANARIES.accessKey,
+  CARAMELO_SECRET_TOKEN: CANARIES.secretToken,
+  SESSION_KEYS: CANARIES.sessionKey,
+  METRICS_TOKEN: CANARIES.metricsToken,
+}
+
 /** The access key pair's id: an identifier, not a secret (the key is `CANARIES.accessKey`). */
 export const E2E_ACCESS_ID = 'e2e-access-id'
 
@@ -41,6 +58,8 @@ export interface Stack {
   /** The Widget SDK flow's stub: token and validate APIs, and the SDK script. */
   returningSdk: ReturningSdkStub
   caramelo: CarameloStub
+  /** The kit's view of the stubs: their witnesses, the planted secrets, the server's environment. */
+  vendors: CanaryVendors
   /** Every line the server wrote to stdout and stderr so far. */
   logs: string[]
   close(): Promise<void>
@@ -48,10 +67,10 @@ export interface Stack {
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
-function command(mode: Mode): [string, string[]] {
+function command(mode: Mode): [string, ...string[]] {
   return mode === 'dev'
-    ? [process.execPath, ['--import', 'tsx', 'server/main.ts', '--dev']]
-    : [process.execPath, ['dist/node/server/main.js']]
+    ? [process.execPath, '--import', 'tsx', 'server/main.ts', '--dev']
+    : [process.execPath, 'dist/node/server/main.js']
 }
 
 /** What a test may change about its stack. */
@@ -79,10 +98,6 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
   })
   const caramelo = await startCarameloStub({ secretToken: CANARIES.secretToken, projectId: 'e2e-project' })
   const env = {
-    PATH: process.env['PATH'],
-    HOME: process.env['HOME'],
-    HOST: '127.0.0.1',
-    PORT: '0',
     SESSION_KEYS: CANARIES.sessionKey,
     WIDGET_BASE_URL: returning.url,
     WIDGET_API_KEY: CANARIES.apiKey,
@@ -106,30 +121,35 @@ export async function startStack(mode: Mode, projectRoot: string = root, options
     EMBEDS_TIMEOUT_MS: '5000',
     ...options.env,
   }
-  const [bin, args] = command(mode)
-  const child = spawn(bin, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const logs: string[] = []
-  const url = await listeningUrl(child, logs)
-  const closeAll = async (): Promise<void> => {
-    await stopProcess(child)
+  const closeStubs = async (): Promise<void> => {
     await Promise.all([returning.close(), returningSdk.close(), caramelo.close()])
+  }
+  const app = await startApp(
+    { command: command(mode), cwd: projectRoot, ready: /"url":"(http:\/\/[^"]+)","mode"/ },
+    env,
+  ).catch(async (error: unknown) => {
+    await closeStubs()
+    throw error
+  })
+  const closeAll = async (): Promise<void> => {
+    await app.close()
+    await closeStubs()
   }
   // A vendor the demo serves from its own in-process stub is one no test can see or steer:
   // a built-in vendor added without its variables here fails every test, not one leak check.
-  const unseen = logs.filter((line) => line.includes('is the built-in local stub'))
+  const unseen = app.logs.filter((line) => line.includes('is the built-in local stub'))
   if (unseen.length > 0) {
     await closeAll()
     throw new Error(`the demo started its own stub for a vendor the stack does not configure:\n${unseen.join('\n')}`)
   }
-  return {
-    url,
-    mode,
-    returning,
-    returningSdk,
-    caramelo,
-    logs,
-    close: closeAll,
+  const vendors: CanaryVendors = {
+    env,
+    secrets: { ...CANARY_SECRETS },
+    witnesses: [returningProxyWitness(returning), returningSdkWitness(returningSdk), carameloWitness(caramelo)],
+    adapters: new Map(BUILTIN_VENDORS.map((adapter) => [adapter.definition.name, adapter])),
+    close: closeStubs,
   }
+  return { url: app.url, mode, returning, returningSdk, caramelo, vendors, logs: app.logs, close: closeAll }
 }
 
 const PROJECT_FILES = [
@@ -164,49 +184,4 @@ export function editFile(file: string, search: string, replacement: string): voi
   const text = readFileSync(file, 'utf8')
   if (!text.includes(search)) throw new Error(`editFile: ${JSON.stringify(search)} not found in ${file}`)
   writeFileSync(file, text.replace(search, replacement))
-}
-
-function listeningUrl(child: ChildProcess, logs: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${logs.join('\n')}`)), 60_000)
-    const onLine = (line: string): void => {
-      logs.push(line)
-      const url = /"url":"(http:\/\/[^"]+)","mode"/.exec(line)?.[1]
-      if (url) {
-        clearTimeout(timer)
-        resolve(url)
-      }
-    }
-    collectLines(child.stdout, onLine)
-    collectLines(child.stderr, onLine)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`))
-    })
-  })
-}
-
-/** Calls `onLine` for each line a child process writes (the last one too, when it ends without a newline). */
-export function collectLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  let buffered = ''
-  stream?.setEncoding('utf8')
-  stream?.on('data', (chunk: string) => {
-    buffered += chunk
-    const lines = buffered.split('\n')
-    buffered = lines.pop() ?? ''
-    for (const line of lines) onLine(line)
-  })
-  stream?.on('end', () => {
-    if (buffered) onLine(buffered)
-  })
-}
-
-/** SIGTERM, then SIGKILL if the process has not exited 10 s later. */
-export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-  await exited
-  clearTimeout(timer)
 }

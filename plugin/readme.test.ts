@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
 
-const ENTRIES = ['plugin/index.ts', 'plugin/runtime/index.ts']
-// One program for both entries: type-checking the imports (Vite's, Koa's) is the slow part.
+const ENTRIES = ['plugin/index.ts', 'plugin/runtime/index.ts', 'testing/index.ts']
+// One program for every entry: type-checking the imports (Vite's, Koa's, Playwright's) is the slow part.
 let program: ts.Program | undefined
 
 /** The property names of each exported type of `entry`, as the compiler sees them (inherited ones included). */
@@ -92,5 +92,10 @@ describe('README option tables', { timeout: 120_000 }, () => {
       fields['ReturningSdkOptions'],
       fields['CarameloOptions'],
     ])
+  })
+
+  it('list exactly the testing kit’s options', () => {
+    const { EmbedsOptions } = exportedFields('testing/index.ts', ['EmbedsOptions'])
+    expect(tablesUnder('Prove it in your app')).toEqual([EmbedsOptions])
   })
 })

@@ -16,4 +16,5 @@ export type { CarameloStub, CarameloStubOptions, CarameloMintedToken, CarameloSo
 export type { ReceivedRequest, StubAnswer } from './http.ts'
 export type { Hold } from './hold.ts'
 export { LOCAL_VENDORS } from './local.ts'
-export type { LocalVendor, LocalVendorStarter } from './local.ts'
+export type { LocalVendor, LocalVendorOptions, LocalVendorStarter } from './local.ts'
+export type { StubWitness, TokenHolder, TokenShape, TokenUse, WitnessEntry, WitnessedToken } from './witness.ts'

@@ -26,10 +26,14 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((vendor) => vendor.close()))
 })
 
-async function start(name: string, env: Record<string, string> = {}): Promise<LocalVendor> {
+async function start(
+  name: string,
+  env: Record<string, string> = {},
+  secrets?: Record<string, string>,
+): Promise<LocalVendor> {
   const starter = LOCAL_VENDORS[name]
   if (!starter) throw new Error(`no local stub for '${name}'`)
-  const vendor = await starter(env)
+  const vendor = await starter(env, secrets ? { secrets } : undefined)
   started.push(vendor)
   return vendor
 }
@@ -67,9 +71,24 @@ describe('LOCAL_VENDORS', () => {
     }
   })
 
+  it('uses the secrets it is given (the testing kit passes its canaries)', async () => {
+    for (const adapter of BUILTIN_VENDORS) {
+      const names = adapter.definition.secretEnvNames ?? []
+      const secrets = Object.fromEntries(names.map((name) => [name, `given-${name.toLowerCase()}-0123456789`]))
+      const vendor = await start(adapter.definition.name, {}, secrets)
+      expect(names.length).toBeGreaterThan(0)
+      expect(vendor.env).toMatchObject(secrets)
+    }
+  })
+
   it("keeps the ids the app chose, and every stub serves its adapter's directive with them", async () => {
     const env: Record<string, string> = { ...APP_ENV }
-    for (const name of NAMES) Object.assign(env, (await start(name, APP_ENV)).env)
+    const witnesses = []
+    for (const name of NAMES) {
+      const vendor = await start(name, APP_ENV)
+      Object.assign(env, vendor.env)
+      witnesses.push(vendor.witness)
+    }
     expect(env).toMatchObject(APP_ENV)
 
     const vendors = vendorsFromEnv(env)
@@ -95,6 +114,13 @@ describe('LOCAL_VENDORS', () => {
       expect(html).toMatch(/^\[<iframe [^>]* srcdoc="[^"]*acme-store[^"]*"><\/iframe>\]/)
       expect(html).toContain('[<rai-store-widget class="eta-embeds-widget" community-id="acme-community" embed-token="')
       expect(html).toContain('"project_id":"acme-project"')
+      // Each witness names its adapter and saw one token minted, for the user as the server described them.
+      expect(witnesses.map((w) => w.vendor)).toEqual(NAMES)
+      expect(witnesses.map((w) => w.minted().map((m) => m.user))).toEqual([
+        [{ email: TEST_USER.email }],
+        [{ email: TEST_USER.email, id: TEST_USER.id }],
+        [{ id: TEST_USER.id, email: TEST_USER.email, name: TEST_USER.name }],
+      ])
     } finally {
       await runtime.close()
     }

@@ -1,54 +1,28 @@
 /**
- * The leak suite's recorder (SPEC invariants 1 and 2): everything a browser
- * context sends, receives and keeps, as labelled text entries — plus the
- * server's log lines and the files under `dist/` — and `scan()`, which finds
- * a value anywhere in them, raw or in the encodings a leak would wear.
+ * The recorder: everything a browser context sends, receives and keeps, as labelled text entries, each
+ * tagged with the recorder's label — requests (URL, every header, body), responses (every header, body),
+ * WebSocket frames both ways, console messages, page errors, dialogs, and on `snapshot()` cookies, storage
+ * and every frame's DOM.
  */
-import { readdir, readFile } from 'node:fs/promises'
-import path from 'node:path'
 import type { BrowserContext, ConsoleMessage, Dialog, Page, Request, Response, WebError } from '@playwright/test'
-import type { ReceivedRequest } from '../stubs/index.ts'
+import type { Entry, EntryKind } from './entries.ts'
 
-export type EntryKind =
-  | 'request url'
-  | 'request header'
-  | 'request body'
-  | 'response header'
-  | 'response body'
-  | 'websocket url'
-  | 'websocket sent'
-  | 'websocket received'
-  | 'console'
-  | 'page error'
-  | 'dialog'
-  | 'cookie'
-  | 'storage'
-  | 'dom'
-  | 'log'
-  | 'file'
-
-/** One recorded piece of text and where it was. */
-export interface Entry {
-  kind: EntryKind
-  /** Where it was, for failure messages: `GET http://…/ → response body`, `cookie sid`, `dist/…`. */
+/** One response as received: what the token-page checks read. */
+export interface RecordedResponse {
+  /** `GET http://…/ (200)`, for messages. */
   where: string
-  /** The request's, response's, socket's or frame's URL. */
-  url?: string
-  /** Header name (lower case), cookie name or storage key. */
-  name?: string
-  /** Playwright's resource type of the request or response (`document`, `fetch`, …). */
-  resourceType?: string
-  /** For a stub's witness entries: the recorder whose User-Agent tag the request carried. */
-  context?: string
-  text: string
-}
-
-/** One place a needle was found, and in which encoding. */
-export interface Found {
-  entry: Entry
-  encoding: string
-  /** A few characters around the match. */
-  excerpt: string
+  /** Its URL (after redirects, the one that answered). */
+  url: string
+  /** Its HTTP status. */
+  status: number
+  /** Playwright's resource type of its request (`document` for a page or a frame's document). */
+  resourceType: string
+  /** Every header, names in lower case. */
+  headers: Record<string, string>
+  /** The body as UTF-8; unset for a redirect or a body the browser no longer had. */
+  body?: string
+  /** The recorder's label. */
+  context: string
 }
 
 /**
@@ -60,6 +34,8 @@ export interface Found {
  */
 export class Recorder {
   readonly entries: Entry[] = []
+  /** Every response, headers and body together. */
+  readonly responses: RecordedResponse[] = []
   /** What could not be read, and why: bodies of redirects, storage of opaque-origin frames. */
   readonly skipped: string[] = []
   /** Frames whose localStorage and sessionStorage were read (empty or not). */
@@ -68,6 +44,11 @@ export class Recorder {
   private readonly detach: (() => void)[] = []
   private listening = true
 
+  /**
+   * @param label names the context in every entry (`context`) and in failure messages; give its
+   *   `newContext()` the `userAgent: taggedUserAgent(label)` so that the vendor stubs can name it too.
+   * @param context a context with no page open yet (pages opened before are watched, but not their past).
+   */
   constructor(
     readonly label: string,
     private readonly context: BrowserContext,
@@ -104,10 +85,11 @@ export class Recorder {
 
   /**
    * Stops recording events, then takes a last `snapshot()` of every open
-   * page. Returns all entries.
+   * page. Returns all entries; once finished, only returns them.
    */
   async finish(): Promise<Entry[]> {
     await this.settle()
+    if (!this.listening) return this.entries
     this.listening = false
     for (const off of this.detach.splice(0)) off()
     await this.snapshot()
@@ -176,8 +158,8 @@ export class Recorder {
     this.detach.push(() => context.off(event, listener))
   }
 
-  private add(entry: Entry): void {
-    this.entries.push(entry)
+  private add(entry: Omit<Entry, 'context'>): void {
+    this.entries.push({ ...entry, context: this.label })
   }
 
   private track(work: Promise<unknown>): void {
@@ -207,16 +189,25 @@ export class Recorder {
     const request = response.request()
     const label = `${request.method()} ${response.url()} (${response.status()})`
     const common = { url: response.url(), resourceType: request.resourceType() }
-    for (const [name, value] of Object.entries(await response.allHeaders())) {
+    const headers = await response.allHeaders()
+    for (const [name, value] of Object.entries(headers)) {
       this.add({ kind: 'response header', where: `${label} → response header ${name}`, ...common, name, text: value })
     }
+    const recorded: RecordedResponse = {
+      where: label,
+      ...common,
+      status: response.status(),
+      headers,
+      context: this.label,
+    }
+    this.responses.push(recorded)
     if (response.status() >= 300 && response.status() < 400) {
       this.skipped.push(`${label}: a redirect has no body`)
       return
     }
     try {
-      const body = await response.body()
-      this.add({ kind: 'response body', where: `${label} → response body`, ...common, text: body.toString('utf8') })
+      recorded.body = (await response.body()).toString('utf8')
+      this.add({ kind: 'response body', where: `${label} → response body`, ...common, text: recorded.body })
     } catch (error) {
       this.skipped.push(`${label}: body unreadable (${error instanceof Error ? error.message : String(error)})`)
     }
@@ -247,116 +238,4 @@ export class Recorder {
       })
     })
   }
-}
-
-/** A User-Agent for a recorded context that names it, so a stub can tell whose requests it received. */
-export function taggedUserAgent(label: string): string {
-  return `Mozilla/5.0 (e2e-recorder; ${label}) Chrome`
-}
-
-const USER_AGENT_TAG = /\(e2e-recorder; ([^)]+)\)/
-
-/**
- * What a vendor stub received from browsers (not the server's own calls, which send no `sec-fetch-*`),
- * as entries: a second witness, on the wire, for the traffic of the sandboxed widget frames.
- * Chromium runs a sandboxed `srcdoc` frame out of process, and Playwright misses the requests of one
- * that starts before it has attached (they also lack the context's User-Agent: `context` is then unset).
- */
-export function stubEntries(vendor: string, baseUrl: string, received: readonly ReceivedRequest[]): Entry[] {
-  const entries: Entry[] = []
-  for (const request of received) {
-    if (request.headers['sec-fetch-mode'] === undefined) continue
-    const context = USER_AGENT_TAG.exec(request.headers['user-agent'] ?? '')?.[1]
-    const url = `${baseUrl}${request.path}`
-    const label = `${vendor} stub received ${request.method} ${request.path} from ${context ?? 'an untagged frame'}`
-    const search = new URLSearchParams(request.query).toString()
-    const common = { url, ...(context === undefined ? {} : { context }) }
-    entries.push({ kind: 'request url', where: `${label} → URL`, ...common, text: search ? `${url}?${search}` : url })
-    for (const [name, value] of Object.entries(request.headers)) {
-      entries.push({ kind: 'request header', where: `${label} → header ${name}`, ...common, name, text: value })
-    }
-    if (request.body) entries.push({ kind: 'request body', where: `${label} → body`, ...common, text: request.body })
-  }
-  return entries
-}
-
-/** The server's log lines as entries. */
-export function logEntries(lines: readonly string[]): Entry[] {
-  return lines.map((text, index) => ({ kind: 'log', where: `server log line ${index + 1}`, text }))
-}
-
-/** Every file under `dir` (recursively, dot folders and `.map` files included) as entries. */
-export async function fileEntries(dir: string): Promise<Entry[]> {
-  const entries: Entry[] = []
-  for (const dirent of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!dirent.isFile()) continue
-    const file = path.join(dirent.parentPath, dirent.name)
-    entries.push({ kind: 'file', where: path.relative(path.dirname(dir), file), text: await readFile(file, 'utf8') })
-  }
-  return entries
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-const htmlEscape = (value: string) => value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c)
-const htmlNumericEscape = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-const jsonEscape = (value: string) => JSON.stringify(value).slice(1, -1)
-/** JSON that is safe in an inline script: `<`, `>`, `&`, `'`, U+2028/9 as `\uXXXX`. */
-const scriptEscape = (value: string) =>
-  jsonEscape(value).replace(/[<>&'\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-
-/**
- * The base64 of `needle` as it appears inside the base64 of a longer text:
- * one variant per alignment (0, 1 or 2 bytes before it), without the
- * characters its neighbours share.
- */
-function base64Fragments(needle: string): string[] {
-  const bytes = Buffer.from(needle, 'utf8')
-  return [0, 1, 2].map((offset) => {
-    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64')
-    const first = Math.ceil((offset * 8) / 6)
-    const last = Math.floor(((offset + bytes.length) * 8) / 6)
-    return encoded.slice(first, last)
-  })
-}
-
-/** The forms a value takes in the places a leak would put it, by name. */
-export function encodings(needle: string): { name: string; value: string }[] {
-  if (needle.length < 8) throw new Error(`scan: needle ${JSON.stringify(needle)} is too short to search for reliably`)
-  const forms: { name: string; value: string }[] = [
-    { name: 'raw', value: needle },
-    { name: 'encodeURIComponent', value: encodeURIComponent(needle) },
-    { name: 'JSON-escaped', value: jsonEscape(needle) },
-    { name: 'script-escaped JSON', value: scriptEscape(needle) },
-    { name: 'HTML-escaped', value: htmlEscape(needle) },
-    { name: 'HTML-escaped (numeric)', value: htmlNumericEscape(needle) },
-    { name: 'HTML-escaped JSON', value: htmlEscape(jsonEscape(needle)) },
-    { name: 'HTML-escaped script JSON', value: htmlEscape(scriptEscape(needle)) },
-  ]
-  base64Fragments(needle).forEach((value, offset) => {
-    forms.push({ name: `base64 (offset ${offset})`, value })
-    forms.push({ name: `base64url (offset ${offset})`, value: value.replaceAll('+', '-').replaceAll('/', '_') })
-  })
-  const seen = new Set<string>()
-  return forms.filter(({ value }) => !seen.has(value) && seen.add(value))
-}
-
-/** Every entry of `haystack` that holds `needle`, raw or encoded (see `encodings()`). */
-export function scan(haystack: Iterable<Entry>, needle: string): Found[] {
-  const forms = encodings(needle)
-  const found: Found[] = []
-  for (const entry of haystack) {
-    for (const { name, value } of forms) {
-      const at = entry.text.indexOf(value)
-      if (at === -1) continue
-      const excerpt = entry.text.slice(Math.max(0, at - 40), at + value.length + 40).replace(/\s+/g, ' ')
-      found.push({ entry, encoding: name, excerpt })
-      break
-    }
-  }
-  return found
-}
-
-/** One line per place, for a failure message. */
-export function describeFound(found: readonly Found[]): string[] {
-  return found.map(({ entry, encoding, excerpt }) => `${entry.where} [${encoding}]: …${excerpt}…`)
 }
