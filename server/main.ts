@@ -114,7 +114,9 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
   const config = await loadConfig(process.env, logger, dev)
   const secretKeys = storeSecretKeys(config.sessionKeys)
   // One store for the runtime, the throttle and revocations; an unreachable Redis does not stop the start.
-  const shared = config.redisUrl ? await openShared(config.redisUrl, secretKeys, logger, config.redisTimeoutMs) : undefined
+  const shared = config.redisUrl
+    ? await openShared(config.redisUrl, secretKeys, logger, config.redisTimeoutMs)
+    : undefined
   const server = createServer()
   const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
   const demo = createApp({
