@@ -36,7 +36,14 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import ts from 'typescript'
 import { load, percentile, type Load } from './load.ts'
-import { machineBusyMs, procStats, startServer, type ProcStats, type ServerProcess } from './processes.ts'
+import {
+  machineBusyMs,
+  procStats,
+  startServer,
+  type ProcStats,
+  type ServerProcess,
+  BenchChildren,
+} from './processes.ts'
 import { startVendors, type VendorCounts, type Vendors } from './vendors.ts'
 import { ensureBuild, LOG_DIR, login, ROOT, SERVER_ENTRY, serverEnv } from './demo.ts'
 import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
@@ -146,7 +153,7 @@ async function runCell(
     redisUrl = redis.url
   }
   const server = await startServer(nodeArgs(entry, subject, latencyMs), serverEnv(vendors, redisUrl), logFile)
-  running.add(server)
+  children.servers.add(server)
   try {
     const startRssKiB = procStats(server.pid).rssKiB
     const page = await target(subject, server, vendors)
@@ -169,7 +176,7 @@ async function runCell(
     }
   } finally {
     await server.stop()
-    running.delete(server)
+    children.servers.delete(server)
   }
 }
 
@@ -219,42 +226,19 @@ function perView(before: VendorCounts, after: VendorCounts, views: number): Cell
   }
 }
 
-const running = new Set<ServerProcess>()
-let vendorsPid = 0
-
-/** Kills the children this run started (and only those), whatever state they are in. */
-function killEverything(): void {
-  for (const pid of [...[...running].map((server) => server.pid), vendorsPid]) {
-    try {
-      if (pid) process.kill(pid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
-}
+const children = new BenchChildren()
 
 async function main(): Promise<void> {
   const startedAt = Date.now()
   const loadAtStart = os.loadavg()
   ensureBuild()
   // Armed after the build, which has its own time limit and blocks this loop anyway.
-  const watchdog = setTimeout(() => {
-    console.error(`[bench] still running after ${WATCHDOG_MS / 1000} s: giving up`)
-    killEverything()
-    process.exit(2)
-  }, WATCHDOG_MS)
-  watchdog.unref()
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killEverything()
-      process.exit(130)
-    })
-  }
+  children.guard(WATCHDOG_MS)
   mkdirSync(LOG_DIR, { recursive: true })
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
   const handwritten = transpileHandwritten()
   const vendors = await startVendors()
-  vendorsPid = vendors.pid
+  children.vendorsPid = vendors.pid
   // The harness kills its redis-server when this process exits, whatever the way.
   const redis = withRedis ? await RedisServer.start() : undefined
   const cells: Cell[] = []

@@ -127,3 +127,40 @@ export function machineBusyMs(): number {
   const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((sum, n) => sum + (n ?? 0), 0)
   return (ticks * 1000) / CLK_TCK
 }
+
+/**
+ * The child processes one bench run started (its servers and the vendor
+ * stubs' process), so that a run that hangs past its watchdog, or is
+ * interrupted, kills them and only them instead of leaving them behind.
+ */
+export class BenchChildren {
+  readonly servers = new Set<ServerProcess>()
+  vendorsPid = 0
+
+  /** SIGKILLs every child still known, whatever state it is in. */
+  killAll(): void {
+    for (const pid of [...[...this.servers].map((server) => server.pid), this.vendorsPid]) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** After `watchdogMs` (exit 2), or on SIGINT/SIGTERM (exit 130): kills the children and exits. */
+  guard(watchdogMs: number): void {
+    const watchdog = setTimeout(() => {
+      console.error(`[bench] still running after ${watchdogMs / 1000} s: giving up`)
+      this.killAll()
+      process.exit(2)
+    }, watchdogMs)
+    watchdog.unref()
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        this.killAll()
+        process.exit(130)
+      })
+    }
+  }
+}

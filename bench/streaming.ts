@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { ensureBuild, LOG_DIR, login, SERVER_ENTRY, serverEnv } from './demo.ts'
-import { startServer, type ServerProcess } from './processes.ts'
+import { startServer, type ServerProcess, BenchChildren } from './processes.ts'
 import { startVendors, type Vendors } from './vendors.ts'
 
 const MODES = ['out-of-order', 'in-order', 'off'] as const
@@ -116,19 +116,7 @@ function unexpected(
   return undefined
 }
 
-const running = new Set<ServerProcess>()
-let vendorsPid = 0
-
-/** Kills the children this run started (and only those), whatever state they are in. */
-function killEverything(): void {
-  for (const pid of [...[...running].map((server) => server.pid), vendorsPid]) {
-    try {
-      if (pid) process.kill(pid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
-}
+const children = new BenchChildren()
 
 /** Every mode's timelines for one scenario, from servers started for it alone. */
 async function runScenario(scenario: Scenario, vendors: Vendors): Promise<Record<Mode, Timeline[]>> {
@@ -137,7 +125,7 @@ async function runScenario(scenario: Scenario, vendors: Vendors): Promise<Record
     MODES.map(async (mode) => {
       const logFile = path.join(LOG_DIR, `streaming-${mode}-${scenario.name.replace(/\W+/g, '-')}.log`)
       const server = await startServer([SERVER_ENTRY], { ...serverEnv(vendors), EMBEDS_STREAM: mode }, logFile)
-      running.add(server)
+      children.servers.add(server)
       return { mode, server, agent: new Agent({ keepAlive: true, maxSockets: 1 }), cookie: await login(server.url) }
     }),
   )
@@ -160,7 +148,7 @@ async function runScenario(scenario: Scenario, vendors: Vendors): Promise<Record
     for (const s of servers) {
       s.agent.destroy()
       await s.server.stop()
-      running.delete(s.server)
+      children.servers.delete(s.server)
     }
   }
   return timelines
@@ -233,21 +221,10 @@ async function main(): Promise<void> {
   const startedAt = Date.now()
   const loadAtStart = os.loadavg()
   ensureBuild()
-  const watchdog = setTimeout(() => {
-    console.error(`[bench] still running after ${WATCHDOG_MS / 1000} s: giving up`)
-    killEverything()
-    process.exit(2)
-  }, WATCHDOG_MS)
-  watchdog.unref()
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killEverything()
-      process.exit(130)
-    })
-  }
+  children.guard(WATCHDOG_MS)
   mkdirSync(LOG_DIR, { recursive: true })
   const vendors = await startVendors()
-  vendorsPid = vendors.pid
+  children.vendorsPid = vendors.pid
   const results: [Scenario, Record<Mode, Timeline[]>][] = []
   try {
     for (const scenario of SCENARIOS) {
