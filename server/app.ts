@@ -3,13 +3,11 @@
  * runtime. Nothing here knows whether templates come from Vite's dev server
  * or from the production build; `main.ts` decides that.
  */
-import { randomBytes } from 'node:crypto'
 import Koa, { type Context, type Middleware } from 'koa'
 import session from 'koa-session'
 import type { Logger } from 'pino'
 import {
   embeds as embedsMiddleware,
-  errorOverlayPage,
   renderErrorLogLine,
   type EmbedsOptions,
   type StreamMode,
@@ -33,18 +31,8 @@ export interface AppOptions {
   templates: () => Promise<TemplateMap>
   assets: AssetTags
   logger: Logger
-  /** Serves what the server does not route (Vite's dev middleware, or the built client files). */
+  /** Serves what the server does not route (the built client files). */
   fallthrough?: Middleware
-  /** Shows render errors in the page (development only). */
-  dev?: boolean
-  /**
-   * Development: the templates version (`viteTemplatesVersion(vite)`), read
-   * before each render and put in the error page, which reloads itself once
-   * connected to HMR if a template changed since.
-   */
-  templatesVersion?: () => number
-  /** Where a failed render is reported. @default one error line on `logger` */
-  reportError?: (message: string) => void
   /**
    * How many reverse proxies are in front (TLS terminated there), each
    * appending the address it got the request from to `X-Forwarded-For`.
@@ -101,13 +89,7 @@ export function createApp(options: AppOptions): DemoApp {
   // The first key signs, every key verifies: rotate by putting a new key first.
   app.keys = options.sessionKeys
   app.use(requestLog(options.logger))
-  app.use(
-    errorPage(
-      options.reportError ?? ((message) => options.logger.error(message)),
-      options.dev ?? false,
-      options.templatesVersion,
-    ),
-  )
+  app.use(errorPage(options.logger))
   app.use(
     session(
       {
@@ -181,32 +163,23 @@ function requestLog(logger: Logger): Middleware {
   }
 }
 
-function errorPage(report: (message: string) => void, dev: boolean, templatesVersion?: () => number): Middleware {
+/**
+ * Any other failure of the demo's own: one line that says what failed and
+ * where, never its message, and a 500 with no detail. (A failed render is
+ * answered by the runtime, in development in Vite's overlay.)
+ */
+function errorPage(logger: Logger): Middleware {
   return async (ctx: Context, next) => {
-    // Before the render: an edit saved while it runs makes its error page stale.
-    const version = dev ? templatesVersion?.() : undefined
     try {
       await next()
     } catch (error) {
       const status = (error as { status?: number }).status ?? 500
       if (status < 500) throw error
+      logger.error(renderErrorLogLine(error))
       ctx.status = 500
       ctx.set('Cache-Control', 'no-store')
-      if (!dev) {
-        // One line: what and where in the templates, never the message — a
-        // template's error can quote the page's data (see renderErrorLogLine).
-        report(renderErrorLogLine(error))
-        ctx.type = 'text/plain'
-        ctx.body = 'Internal Server Error'
-        return
-      }
-      // In development, all of it: the message with the template line, and its code frame.
-      const { message, frame } = error as { message?: string; frame?: string }
-      report([message, frame].filter(Boolean).join('\n'))
-      const nonce = randomBytes(16).toString('base64')
-      ctx.set('Content-Security-Policy', `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'`)
-      ctx.type = 'html'
-      ctx.body = errorOverlayPage(error, nonce, version)
+      ctx.type = 'text/plain'
+      ctx.body = 'Internal Server Error'
     }
   }
 }

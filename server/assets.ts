@@ -1,9 +1,9 @@
 /**
  * The client bundle's tags in a server-rendered page, as Vite's backend
- * integration guide has them: in development Vite's client and the entries'
- * sources; in production, from the build manifest, each entry's CSS and the
- * CSS of every chunk it imports, the entry scripts, then `modulepreload` for
- * those chunks — so a bundle split into shared and dynamically imported
+ * integration guide has them: in development the entries' sources (the
+ * runtime adds Vite's client to every page); in production, from the build
+ * manifest, each entry's CSS and the CSS of every chunk it imports, the
+ * entry scripts, then `modulepreload` for those chunks — so a bundle split into shared and dynamically imported
  * chunks works in a page Vite never saw.
  */
 import { readFileSync } from 'node:fs'
@@ -29,14 +29,14 @@ export const CLIENT_ENTRIES: readonly string[] = ['client/main.ts', 'client/help
  */
 const nonceMeta = (nonce: string): string => `<meta property="csp-nonce" nonce="${escapeHtml(nonce)}">`
 
+/**
+ * Each entry from source. Vite's client and the `csp-nonce` meta are not
+ * here: the runtime puts them in every page it renders with `viteDev()`.
+ */
 export function devAssets(entries: readonly string[] = CLIENT_ENTRIES): AssetTags {
   return (nonce) => {
     const n = escapeHtml(nonce)
-    const scripts = [
-      `<script type="module" nonce="${n}" src="/@vite/client"></script>`,
-      ...entries.map((src) => `<script type="module" async nonce="${n}" src="/${src}"></script>`),
-    ]
-    return [nonceMeta(nonce), ...scripts].join('\n')
+    return entries.map((src) => `<script type="module" async nonce="${n}" src="/${src}"></script>`).join('\n')
   }
 }
 

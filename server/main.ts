@@ -3,13 +3,13 @@
  * compiled on request); without it the production build in `dist/` is served.
  */
 import { existsSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { send } from '@koa/send'
 import type { Middleware } from 'koa'
 import { pino, type Logger } from 'pino'
-import { builtTemplates, viteTemplates, viteTemplatesVersion, type TemplateMap } from '../plugin/runtime/index.ts'
+import { builtTemplates, viteDev, type TemplateMap } from '../plugin/runtime/index.ts'
 import { demoAccounts } from './accounts.ts'
 import { createApp } from './app.ts'
 import { buildAssets, devAssets, type AssetTags } from './assets.ts'
@@ -28,55 +28,17 @@ function projectRoot(): string {
 }
 
 interface Frontend {
+  /** The runtime's `templates`: in development, `viteDev()`'s, which also serves Vite's requests and overlay. */
   templates: () => Promise<TemplateMap>
-  /** Development: the templates version, for error pages that must not miss a fix. */
-  templatesVersion?: () => number
-  /** Reports a failed render; in development, through Vite's own terminal logger. */
-  reportError?: (message: string) => void
   assets: AssetTags
-  fallthrough: Middleware
+  fallthrough?: Middleware
   close(): Promise<void>
 }
 
-async function devFrontend(root: string, httpServer: Server): Promise<Frontend> {
-  const { createServer } = await import('vite')
-  // HMR's WebSocket shares our port instead of opening Vite's default 24678,
-  // so several dev servers (and the e2e suite) can run side by side.
-  const vite = await createServer({
-    root,
-    server: { middlewareMode: true, hmr: { server: httpServer } },
-    appType: 'custom',
-  })
-  return {
-    templates: viteTemplates(vite),
-    templatesVersion: viteTemplatesVersion(vite),
-    reportError: (message) => vite.config.logger.error(message, { timestamp: true }),
-    assets: devAssets(),
-    fallthrough: (ctx, next) => {
-      // Only Vite's own and the client's URLs reach Vite: it would otherwise
-      // serve any file under the root, server sources included.
-      if (!/^\/(@|client\/|node_modules\/)/.test(ctx.path)) return next()
-      return connectToKoa(vite.middlewares, ctx, next)
-    },
-    close: () => vite.close(),
-  }
-}
-
-function connectToKoa(
-  handler: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void,
-  ctx: Parameters<Middleware>[0],
-  next: () => Promise<void>,
-): Promise<void> {
-  return new Promise<boolean>((resolve, reject) => {
-    ctx.res.once('finish', () => resolve(true))
-    handler(ctx.req, ctx.res, (err) => {
-      if (err) reject(err instanceof Error ? err : new Error('Vite middleware failed', { cause: err }))
-      else resolve(false)
-    })
-  }).then((handled) => {
-    if (!handled) return next()
-    ctx.respond = false
-  })
+async function devFrontend(root: string): Promise<Frontend> {
+  // The call a user's own app makes (README, "Add it to your app").
+  const templates = await viteDev({ root })
+  return { templates, assets: devAssets(), close: () => templates.close() }
 }
 
 async function buildFrontend(root: string): Promise<Frontend> {
@@ -117,8 +79,7 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
   const shared = config.redisUrl
     ? await openShared(config.redisUrl, secretKeys, logger, config.redisTimeoutMs)
     : undefined
-  const server = createServer()
-  const frontend = dev ? await devFrontend(root, server) : await buildFrontend(root)
+  const frontend = dev ? await devFrontend(root) : await buildFrontend(root)
   const demo = createApp({
     shared,
     storeSecretKeys: secretKeys,
@@ -136,13 +97,10 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
     templates: frontend.templates,
     assets: frontend.assets,
     fallthrough: frontend.fallthrough,
-    reportError: frontend.reportError,
-    templatesVersion: frontend.templatesVersion,
     logger,
-    dev,
   })
   const handle = demo.app.callback()
-  server.on('request', (req, res) => void handle(req, res))
+  const server = createServer((req, res) => void handle(req, res))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.port, config.host, () => resolve())

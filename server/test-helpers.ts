@@ -13,18 +13,7 @@ const servers: Server[] = []
 
 /** What a test may change about the demo it starts. */
 export type DemoOptions = Partial<
-  Pick<
-    AppOptions,
-    | 'sessionKeys'
-    | 'proxy'
-    | 'throttle'
-    | 'logger'
-    | 'metricsToken'
-    | 'shared'
-    | 'storeSecretKeys'
-    | 'dev'
-    | 'reportError'
-  >
+  Pick<AppOptions, 'sessionKeys' | 'proxy' | 'throttle' | 'logger' | 'metricsToken' | 'shared' | 'storeSecretKeys'>
 > & {
   /** Template sources by name, over the two tiny default ones. */
   templates?: Record<string, string>

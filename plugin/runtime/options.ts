@@ -18,6 +18,8 @@ import { resolveBreakerOptions, type CircuitBreakerOptions } from './vendors/bre
 export interface EmbedsLogger {
   warn(fields: Record<string, unknown>, message: string): void
   info(fields: Record<string, unknown>, message: string): void
+  /** A failed render's line (`warn` when absent). */
+  error?(fields: Record<string, unknown>, message: string): void
 }
 
 /** Per-vendor circuit breaker settings: the breaker's options users set. */

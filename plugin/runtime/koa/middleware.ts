@@ -14,6 +14,9 @@ import { createRuntime } from '../runtime.ts'
 import { newNonce, setTokenPageHeaders } from './headers.ts'
 import { serveLazyFrame } from './lazy-route.ts'
 import { resolveMetricsRoute, serveMetrics, type MetricsRouteOptions } from './metrics-route.ts'
+import { answerRenderFailure } from './render-failure.ts'
+import { viteClientTags, withTagsInHead } from './vite-client.ts'
+import { devSourceOf } from './vite-dev.ts'
 
 /**
  * How `ctx.render()` sends a page: `'out-of-order'` — the page's own content
@@ -25,7 +28,9 @@ export type StreamMode = 'out-of-order' | 'in-order'
 export interface EmbedsMiddlewareOptions extends EmbedsOptions, MetricsRouteOptions {
   /**
    * Returns the compiled templates. Called on every render, so a dev server
-   * can hand out fresh modules after an edit.
+   * can hand out fresh modules after an edit. In development, `await
+   * viteDev()`: the middleware then also answers Vite's requests, puts
+   * Vite's client in each page and shows a failed render in Vite's overlay.
    * @example builtTemplates(new URL('./dist/server/templates.js', import.meta.url))
    */
   templates: () => Promise<TemplateMap>
@@ -63,13 +68,19 @@ export type EmbedsMiddleware = Middleware & {
   readonly metrics: EmbedsMetrics
   /**
    * Closes the vendor connection pools, once in-flight renders are done
-   * (call it after the HTTP server stopped accepting). A dispatcher passed
-   * in `options.dispatcher` is the caller's to close.
+   * (call it after the HTTP server stopped accepting), and the Vite dev
+   * server `viteDev()` started. A dispatcher passed in `options.dispatcher`
+   * is the caller's to close.
    */
   close(): Promise<void>
 }
 
-/** Koa middleware that adds `ctx.render()` and serves lazy frames at `options.lazyPath`. */
+/**
+ * Koa middleware that adds `ctx.render()` and serves lazy frames at
+ * `options.lazyPath`. A render that fails and that the app does not catch
+ * is answered here: in development in Vite's overlay, in production with a
+ * bare 500 and one log line that says where (`renderErrorLogLine`).
+ */
 export function embeds(options: EmbedsMiddlewareOptions): EmbedsMiddleware {
   // Every option is checked before anything is created.
   const metricsRoute = resolveMetricsRoute(options)
@@ -83,7 +94,14 @@ export function embeds(options: EmbedsMiddlewareOptions): EmbedsMiddleware {
   const runtime = createRuntime(resolved)
   const getUser = options.user ?? ((ctx: Context): EmbedsUser | undefined => ctx.state['user'])
   const acceptLanguage = (ctx: Context) => ctx.get('accept-language') || undefined
+  const dev = devSourceOf(options.templates)
+  // Each failed render's error, with the templates version read before it (development).
+  const failedRenders = new WeakMap<object, number | undefined>()
   const middleware: Middleware = async (ctx, next) => {
+    if (dev && (await dev.handle(ctx.req, ctx.res))) {
+      ctx.respond = false
+      return
+    }
     if (metricsRoute && ctx.path === metricsRoute.path && ctx.method === 'GET') {
       await serveMetrics(ctx, metricsRoute, runtime.metrics)
       return
@@ -107,18 +125,40 @@ export function embeds(options: EmbedsMiddlewareOptions): EmbedsMiddleware {
       return
     }
     ctx.render = async (name, data = {}) => {
-      const nonce = newNonce()
-      const templates = await options.templates()
-      const locals = options.locals?.(ctx, nonce) ?? {}
-      const page = { user: getUser(ctx), nonce, acceptLanguage: acceptLanguage(ctx) }
-      const chunks = await renderPageChunks(runtime, templates, name, { ...locals, ...data, nonce }, page, stream.order)
-      setTokenPageHeaders(ctx, nonce, [...runtime.origins])
-      ctx.type = 'html'
-      ctx.body = stream.streamed ? Readable.from(chunks) : await joinChunks(chunks)
+      // Before the render: an edit saved while it runs makes its error page stale.
+      const version = dev?.templatesVersion()
+      try {
+        const nonce = newNonce()
+        const templates = await options.templates()
+        const locals = options.locals?.(ctx, nonce) ?? {}
+        const page = { user: getUser(ctx), nonce, acceptLanguage: acceptLanguage(ctx) }
+        const pageData = { ...locals, ...data, nonce }
+        let chunks = await renderPageChunks(runtime, templates, name, pageData, page, stream.order)
+        if (dev) chunks = withTagsInHead(chunks, viteClientTags(nonce, dev.base))
+        setTokenPageHeaders(ctx, nonce, [...runtime.origins])
+        ctx.type = 'html'
+        ctx.body = stream.streamed ? Readable.from(chunks) : await joinChunks(chunks)
+      } catch (error) {
+        if (typeof error === 'object' && error !== null) failedRenders.set(error, version)
+        throw error
+      }
     }
-    await next()
+    try {
+      await next()
+    } catch (error) {
+      const failed = typeof error === 'object' && error !== null && failedRenders.has(error)
+      if (!failed || ctx.headerSent) throw error
+      answerRenderFailure(ctx, error, dev ? { ...dev, version: failedRenders.get(error) } : runtime.logger)
+    }
   }
-  return Object.assign(middleware, { metrics: runtime.metrics, close: runtime.close })
+  // Once, however often it is called: a shutdown path may reach it twice.
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await runtime.close()
+      await (options.templates as { close?: () => Promise<void> }).close?.()
+    })())
+  return Object.assign(middleware, { metrics: runtime.metrics, close })
 }
 
 /** `options.stream`, checked: the order the page is written in, and whether it is sent as it is written. */
