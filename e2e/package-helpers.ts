@@ -6,8 +6,12 @@
 import { execFile } from 'node:child_process'
 import { cp, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { expect, type Page } from '@playwright/test'
 import { CHROMIUM_ARGS, chromiumExecutable } from './browser.ts'
 import { editFile } from './stack.ts'
+
+/** The README app's one user, whom the session names after `POST /login`. */
+export const ADA = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada' }
 
 /** Runs a command and resolves with its stdout; rejects with everything it printed when it fails. */
 export function run(command: string, args: string[], cwd: string): Promise<string> {
@@ -143,4 +147,18 @@ export async function runAppSuite(app: string): Promise<{ code: number; tests: R
     // No report: the output says why, and the caller's assertions print it.
   }
   return { code, tests, output }
+}
+
+/** Anonymous first (no widget), then `POST /login`, then every widget working for Ada. */
+export async function expectEmbeds(page: Page, url: string): Promise<void> {
+  await page.goto(url)
+  await expect(page.getByRole('button', { name: 'Log in' })).toBeVisible()
+  await expect(page.locator('iframe, rai-currency-widget, script')).toHaveCount(0)
+
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${ADA.name}!`)
+  await expect(page.frameLocator('iframe').locator('#widget-status')).toHaveText(`Signed in as ${ADA.email}`)
+  // The Widget SDK flow: its element in the page, the status inside its open shadow root.
+  await expect(page.locator('rai-currency-widget .rai-widget-status')).toHaveText(`Signed in as ${ADA.email}`)
+  await expect(page.locator('#carameloai-chatbot')).toHaveText(`Hi ${ADA.name}! How can I help?`)
 }

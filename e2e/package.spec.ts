@@ -12,7 +12,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { expect, test, type Page } from '@playwright/test'
+import { expect, test } from '@playwright/test'
 import {
   startCarameloStub,
   startReturningSdkStub,
@@ -22,14 +22,12 @@ import {
   type ReturningStub,
 } from '../stubs/index.ts'
 import { canaryFor, canarySecrets, encodings, FORGED_USER, startApp, type RunningApp } from '../testing/index.ts'
-import { copyApp, makeLeaky, run, runAppSuite } from './package-helpers.ts'
+import { ADA, copyApp, expectEmbeds, makeLeaky, run, runAppSuite } from './package-helpers.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const PLAYWRIGHT_VERSION = (createRequire(import.meta.url)('@playwright/test/package.json') as { version: string })
   .version
 
-/** The example app's one user, whom the session names after `POST /login`. */
-const ADA = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada' }
 const SECRETS = {
   apiKey: 'pkg-canary-api-key-71c0e4',
   accessKey: 'pkg-canary-access-key-5d3e80',
@@ -338,20 +336,6 @@ test('a leaky variant of the example app fails the kit’s checks, with a messag
     for (const form of encodings(value)) expect(output, `${name} (${form.name})`).not.toContain(form.value)
   }
 })
-
-/** Anonymous first (no widget), then `POST /login`, then every widget working for Ada. */
-async function expectEmbeds(page: Page, url: string): Promise<void> {
-  await page.goto(url)
-  await expect(page.getByRole('button', { name: 'Log in' })).toBeVisible()
-  await expect(page.locator('iframe, rai-currency-widget, script')).toHaveCount(0)
-
-  await page.getByRole('button', { name: 'Log in' }).click()
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${ADA.name}!`)
-  await expect(page.frameLocator('iframe').locator('#widget-status')).toHaveText(`Signed in as ${ADA.email}`)
-  // The Widget SDK flow: its element in the page, the status inside its open shadow root.
-  await expect(page.locator('rai-currency-widget .rai-widget-status')).toHaveText(`Signed in as ${ADA.email}`)
-  await expect(page.locator('#carameloai-chatbot')).toHaveText(`Hi ${ADA.name}! How can I help?`)
-}
 
 function server(s: RunningApp | undefined): RunningApp {
   if (!s) throw new Error('the example app did not start: see the beforeAll error')

@@ -9,9 +9,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Koa from 'koa'
 import session from 'koa-session'
-import { createServer } from 'vite'
 import { etaEmbeds } from 'vite-plugin-eta-embeds'
-import { defineVendor, embeds, vendorsFromEnv, viteTemplates } from 'vite-plugin-eta-embeds/runtime'
+import { defineVendor, embeds, vendorsFromEnv, viteDev } from 'vite-plugin-eta-embeds/runtime'
 import { acmeHelp } from './acme-help.ts'
 
 const USER = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada', lang: 'en' }
@@ -26,13 +25,10 @@ const loggingAcmeHelp = defineVendor({
   },
 })
 
-const vite = await createServer({
+// Development, as `viteDev()` runs it: Vite in middleware mode, its client and HMR in each page.
+const templates = await viteDev({
   root: path.dirname(fileURLToPath(import.meta.url)),
-  configFile: false,
-  logLevel: 'silent',
-  plugins: [etaEmbeds({ vendors: [acmeHelp] })],
-  server: { middlewareMode: true, ws: false },
-  appType: 'custom',
+  config: { configFile: false, logLevel: 'silent', plugins: [etaEmbeds({ vendors: [acmeHelp] })] },
 })
 
 const app = new Koa()
@@ -46,7 +42,7 @@ app.use(async (ctx, next) => {
 })
 app.use(
   embeds({
-    templates: viteTemplates(vite),
+    templates,
     // Acme is configured from ACME_HELP_API_KEY and ACME_HELP_URL, as the built-ins from theirs.
     vendors: vendorsFromEnv(process.env, [process.env['ACME_LEAKY'] === '1' ? loggingAcmeHelp : acmeHelp]),
     user: (ctx) => ctx.state['user'],

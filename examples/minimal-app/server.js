@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import Koa from 'koa'
 import session from 'koa-session'
-import { builtTemplates, embeds, vendorsFromEnv } from 'vite-plugin-eta-embeds/runtime'
+import { builtTemplates, embeds, vendorsFromEnv, viteDev } from 'vite-plugin-eta-embeds/runtime'
 import { LOCAL_VENDORS } from 'vite-plugin-eta-embeds/stubs'
+
+// `npm run dev` passes --dev: templates from Vite, reloaded on save. Otherwise the build's.
+const dev = process.argv.includes('--dev')
 
 // A real app checks a password and looks the user up; this one has a single demo user.
 const USER = { id: 'usr_ada_1815', email: 'ada@example.com', name: 'Ada', lang: 'en' }
@@ -27,14 +30,13 @@ app.use(async (ctx, next) => {
   await next()
 })
 
-app.use(
-  embeds({
-    templates: builtTemplates(new URL('./dist/server/templates.js', import.meta.url)),
-    vendors,
-    user: (ctx) => ctx.state.user,
-    locals: (ctx) => ({ user: ctx.state.user }),
-  }),
-)
+const embedsMiddleware = embeds({
+  templates: dev ? await viteDev() : builtTemplates(new URL('./dist/server/templates.js', import.meta.url)),
+  vendors,
+  user: (ctx) => ctx.state.user,
+  locals: (ctx) => ({ user: ctx.state.user }),
+})
+app.use(embedsMiddleware)
 
 app.use(async (ctx, next) => {
   if (ctx.method === 'GET' && ctx.path === '/') return ctx.render('page')
@@ -48,4 +50,11 @@ app.use(async (ctx, next) => {
 const server = app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
   const { address, port } = server.address()
   console.log(`listening on http://${address}:${port}`)
+})
+
+// Ctrl-C: stop taking requests, close the vendor connections and the dev server, then exit.
+process.once('SIGINT', async () => {
+  server.close()
+  await embedsMiddleware.close()
+  process.exit()
 })
