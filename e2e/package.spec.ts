@@ -1,11 +1,13 @@
 /**
  * Issue 3, "a real package": the tarball `npm pack` makes installs into a fresh
- * Vite + Koa app outside this repo — examples/minimal-app, the README's "Add it
- * to your app" — which builds, type-checks against the published declarations
- * and renders every directive (the widget in both of its flows, the chatbot)
- * for the session's user. Issue 14: the app's own Playwright test, the README's
- * "Prove it in your app", runs the testing kit from the tarball — and passes,
- * while a deliberately leaky variant of the app fails it, each leak named.
+ * Vite + Koa app outside this repo — examples/minimal-app, which holds the files
+ * of the README's "Add it to your app" (the recipe itself is followed as written
+ * by readme-app.package.spec.ts) — which builds, type-checks against the
+ * published declarations and renders every directive (the widget in both of its
+ * flows, the chatbot) for the session's user. Issue 14: the app's own Playwright
+ * test, the README's "Prove it in your app", runs the testing kit from the
+ * tarball — and passes, while a deliberately leaky variant of the app fails it,
+ * each leak named.
  */
 import { createRequire } from 'node:module'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'

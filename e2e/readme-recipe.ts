@@ -7,6 +7,7 @@
  * `sh`: its lines are commands, `# comments` after them say what they print.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { collectLines } from '../testing/app.ts'
@@ -66,8 +67,12 @@ export interface Terminal {
   pids(): Promise<number[]>
   /** Every TCP socket any of them listens on. */
   listening(): Promise<ListeningSocket[]>
-  /** Ctrl-C, as a user stops it: SIGINT to the group; resolves with the shell's exit code. */
-  interrupt(): Promise<number | null>
+  /**
+   * Ctrl-C, as a user stops it: SIGINT to the group. Resolves once every process of it has exited
+   * (npm exits on the signal at once; the server's own handler decides when it does), with those
+   * still running after `timeoutMs` — none, for a server that closes cleanly.
+   */
+  interrupt(timeoutMs?: number): Promise<number[]>
   /** Stops it whatever state it is in. */
   kill(): Promise<void>
 }
@@ -82,9 +87,17 @@ export function startTerminal(command: string, cwd: string, env: NodeJS.ProcessE
     lines,
     pids: () => processTree(child),
     listening: async () => (await Promise.all((await processTree(child)).map((pid) => listeningSockets(pid)))).flat(),
-    interrupt: () => {
+    interrupt: async (timeoutMs = 60_000) => {
+      const pids = await processTree(child)
       signalGroup(child, 'SIGINT')
-      return exited
+      await exited
+      const deadline = Date.now() + timeoutMs
+      let running = pids.filter(isRunning)
+      while (running.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        running = running.filter(isRunning)
+      }
+      return running
     },
     kill: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return
@@ -104,6 +117,15 @@ export function startTerminal(command: string, cwd: string, env: NodeJS.ProcessE
       reject(new Error(`\`${command}\` exited ${code} before it was ready:\n${lines.join('\n')}`)),
     )
   })
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ') // a zombie has exited
+  } catch {
+    return false
+  }
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
