@@ -1,11 +1,15 @@
 /**
  * A failed `vite build` (issue 15): each error is printed once, with its
- * place and code frame, and the build exits non-zero.
+ * place and code frame, and the build exits non-zero; and whatever failed,
+ * no server bundle of an earlier build is left for a server to start with.
  */
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { buildFixture, makeFixture, rejection, REPO, removeFixture } from './guards/test-helpers.ts'
+import type { Plugin } from 'vite'
+import { buildFixture, makeFixture, rejection, REPO, removeFixture, SECRETS } from './guards/test-helpers.ts'
 
 const roots: string[] = []
 afterEach(async () => {
@@ -18,6 +22,19 @@ async function fixture(files: Record<string, string> = {}): Promise<string> {
   return root
 }
 
+/** Writes `files` over the fixture's. */
+async function edit(root: string, files: Record<string, string>): Promise<void> {
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, name)), { recursive: true })
+    await writeFile(path.join(root, name), content)
+  }
+}
+
+const serverBundle = (root: string) => ({
+  templates: existsSync(path.join(root, 'dist/server/templates.js')),
+  map: existsSync(path.join(root, 'dist/server/templates.js.map')),
+})
+
 const TYPO = { 'templates/home.eta': '<p>Hello</p>\n<<widget colour="x">>\n' }
 const TYPO_MESSAGE = "unknown attribute 'colour' on <<widget>> at templates/home.eta:2:10"
 const TYPO_FRAME_LINE = /^> 2 \| <<widget colour="x">>$/
@@ -27,6 +44,51 @@ function linesWith(text: string, needle: string | RegExp): number {
   return text.split('\n').filter((line) => (typeof needle === 'string' ? line.includes(needle) : needle.test(line)))
     .length
 }
+
+describe('a failed build leaves no server bundle', () => {
+  it.each<[string, Record<string, string>]>([
+    ['a template that no longer compiles', TYPO],
+    [
+      'client code that imports a server module (the client fails first)',
+      {
+        'client/util.ts': "export { db as x } from '../server/db.ts'\n",
+      },
+    ],
+    ['a secret copied from public/ into the client output', { 'public/leak.txt': `${SECRETS.WIDGET_API_KEY}\n` }],
+    ['a secret a template prints', { 'templates/home.eta': `<p>${SECRETS.SESSION_KEY_1}</p>\n` }],
+    ['a client module that does not parse', { 'client/util.ts': 'export const x = (\n' }],
+  ])('%s: the build rejects, and templates.js and its map of the build before are gone', async (_what, broken) => {
+    const root = await fixture()
+    await buildFixture(root)
+    expect(serverBundle(root)).toEqual({ templates: true, map: true })
+
+    await edit(root, broken)
+    await rejection(buildFixture(root))
+    expect(serverBundle(root)).toEqual({ templates: false, map: false })
+  })
+
+  it('a secret another plugin writes beside templates.js: the build rejects, and the templates.js it wrote is gone too', async () => {
+    const root = await fixture()
+    const leakyWriter: Plugin = {
+      name: 'leaky-writer',
+      applyToEnvironment: (environment) => environment.name === 'ssr',
+      async writeBundle(output) {
+        await writeFile(path.join(output.dir ?? '', 'extra.txt'), `${SECRETS.RAI_ACCESS_KEY}\n`)
+      },
+    }
+    const message = (await rejection(buildFixture(root, {}, { plugins: [leakyWriter] }))).message
+    expect(message).toContain('secret RAI_ACCESS_KEY found in dist/server/extra.txt')
+    expect(serverBundle(root)).toEqual({ templates: false, map: false })
+  })
+
+  it('is built again once the mistake is fixed', async () => {
+    const root = await fixture(TYPO)
+    await rejection(buildFixture(root))
+    await edit(root, { 'templates/home.eta': '<p>Hello</p>\n' })
+    await buildFixture(root)
+    expect(serverBundle(root)).toEqual({ templates: true, map: true })
+  })
+})
 
 describe('a template mistake in the build', () => {
   it('rejects with one error that carries its place, frame and code once', async () => {
