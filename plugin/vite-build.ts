@@ -1,13 +1,18 @@
 /**
- * `vite build`'s part of the Vite plugin: which environments to build, and
- * the secret scan of everything each build writes (issues 5 and 9).
+ * `vite build`'s part of the Vite plugin: which environments to build, the
+ * secret scan of everything each build writes (issues 5 and 9), and no
+ * server bundle left behind by a build that failed (issue 15).
  */
 import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { BuildEnvironment, Environment, Plugin, ViteBuilder } from 'vite'
 import { PLUGIN_NAME } from './dev-protocol.ts'
 import { scanBundle, sweepOutDir } from './guards/build-scan.ts'
 import type { PluginState } from './vite-state.ts'
+
+/** The name of the templates' entry in the server build: it writes `templates.js`. */
+export const TEMPLATES_ENTRY = 'templates'
 
 /**
  * The plugin's `buildApp` hook, run after the config's own `builder.buildApp`
@@ -65,4 +70,60 @@ export function outputScanPlugin(state: PluginState): Plugin {
       },
     },
   }
+}
+
+/**
+ * The plugin each environment gets in a build: when the build of any
+ * environment fails, at any stage, the server bundle (`templates.js` and its
+ * map) is removed, so a server started after a failed build fails at start
+ * instead of serving the templates of an earlier one. Vite empties an output
+ * folder only once its bundle is about to be written (`renderStart`): a
+ * template that does not compile never gets there, nor does a server build
+ * after a client build that failed.
+ */
+export function failedBuildPlugin(state: PluginState): Plugin {
+  /** Environments whose current build got through writing (or generating) its bundle. */
+  const finished = new WeakSet<Environment>()
+
+  return {
+    name: `${PLUGIN_NAME}:failed-build`,
+
+    buildStart() {
+      finished.delete(this.environment)
+    },
+
+    generateBundle: {
+      order: 'post',
+      handler(_outputOptions, _bundle, isWrite) {
+        if (!isWrite) finished.add(this.environment)
+      },
+    },
+
+    writeBundle: {
+      // Rolldown runs these one at a time, and this plugin comes after the
+      // output scan: a file the scan finds a secret in fails the build first.
+      order: 'post',
+      handler() {
+        finished.add(this.environment)
+      },
+    },
+
+    // Rolldown calls it however the build ended, but passes the error only
+    // when the build itself failed, not the writing: what did not finish failed.
+    async closeBundle() {
+      if (finished.has(this.environment)) return
+      await Promise.all(serverBundleFiles(state).map((file) => rm(file, { force: true })))
+    },
+  }
+}
+
+/** The files the templates' server build writes, in each of its output folders. */
+function serverBundleFiles({ config, environment }: PluginState): string[] {
+  const build = config.environments[environment]?.build
+  if (!build) return []
+  const outputs = [build.rolldownOptions.output ?? {}].flat()
+  return outputs.flatMap((output) => {
+    const folder = path.resolve(config.root, output.dir ?? build.outDir)
+    return [`${TEMPLATES_ENTRY}.js`, `${TEMPLATES_ENTRY}.js.map`].map((name) => path.join(folder, name))
+  })
 }

@@ -61,12 +61,15 @@ export function templatesPlugin(state: PluginState): Plugin {
           return { code: compiled.code, map, moduleType: 'js' }
         } catch (error) {
           if (!(error instanceof CompileError)) throw error
+          // Each field once, and no `cause`: Rolldown prints an error's cause
+          // with its own frame, so `vite build` showed every mistake twice
+          // (issue 15). Its stable code stays, as Rolldown's `pluginCode`.
           return this.error({
             message: error.message,
+            code: error.code,
             id: file,
             loc: { file, line: error.loc.line, column: error.loc.column },
             frame: error.frame,
-            cause: error,
           })
         }
       },

@@ -5,7 +5,8 @@
  * the templates' server environment compiles `.eta` files
  * (`vite-templates.ts`), client environments get the guards against
  * server-only imports (`vite-client-guards.ts`), and every build is scanned
- * for secrets (`vite-build.ts`). The guards' rules live in `guards/`.
+ * for secrets and leaves no server bundle when it fails (`vite-build.ts`).
+ * The guards' rules live in `guards/`.
  */
 import path from 'node:path'
 import { isFileLoadingAllowed, type EnvironmentOptions, type Plugin, type ResolvedConfig, type UserConfig } from 'vite'
@@ -25,7 +26,7 @@ import {
 import { needlesFor } from './guards/scan.ts'
 import { collectSecrets, MIN_SECRET_LENGTH, readEnvSources, SECRET_ENV_NAMES } from './guards/secrets.ts'
 import { absoluteDirs, serverOnlyDirs } from './guards/server-only.ts'
-import { buildRemaining, outputScanPlugin } from './vite-build.ts'
+import { buildRemaining, failedBuildPlugin, outputScanPlugin, TEMPLATES_ENTRY } from './vite-build.ts'
 import { clientGuardsPlugin } from './vite-client-guards.ts'
 import { RESOLVED_TEMPLATES_ID, serverEnvironmentName, type PluginState } from './vite-state.ts'
 import { templatesPlugin } from './vite-templates.ts'
@@ -54,7 +55,11 @@ export function etaEmbeds(options: EmbedsPluginOptions = {}): Plugin {
     templatesVersion: () => state.templatesVersion,
     environment: () => state.environment,
   }
-  const parts = { templates: templatesPlugin(state), client: clientGuardsPlugin(state), scan: outputScanPlugin(state) }
+  const parts = {
+    templates: templatesPlugin(state),
+    client: clientGuardsPlugin(state),
+    build: [outputScanPlugin(state), failedBuildPlugin(state)],
+  }
 
   return {
     name: PLUGIN_NAME,
@@ -109,10 +114,10 @@ export function etaEmbeds(options: EmbedsPluginOptions = {}): Plugin {
     },
 
     applyToEnvironment(environment) {
-      const scan = state.config.command === 'build' ? [parts.scan] : []
-      if (environment.name === state.environment) return [...scan, parts.templates]
-      if (environment.config.consumer === 'client') return [...scan, parts.client]
-      return scan.length ? scan : false
+      const build = state.config.command === 'build' ? parts.build : []
+      if (environment.name === state.environment) return [...build, parts.templates]
+      if (environment.config.consumer === 'client') return [...build, parts.client]
+      return build.length ? build : false
     },
 
     buildApp: { order: 'post', handler: buildRemaining },
@@ -145,5 +150,5 @@ export function etaEmbeds(options: EmbedsPluginOptions = {}): Plugin {
  */
 function templatesBuild(userConfig: UserConfig, name: string, outDir: string): EnvironmentOptions {
   const sourcemap = userConfig.environments?.[name]?.build?.sourcemap ?? userConfig.build?.sourcemap ?? true
-  return { build: { outDir, sourcemap, rolldownOptions: { input: { templates: TEMPLATES_ID } } } }
+  return { build: { outDir, sourcemap, rolldownOptions: { input: { [TEMPLATES_ENTRY]: TEMPLATES_ID } } } }
 }
