@@ -47,7 +47,12 @@ export interface ServerConfig {
   close(): Promise<void>
 }
 
-/** Reads `.env` from `root` when present; variables already set win, as with dotenv. */
+/**
+ * Reads `.env` from `root` when present — that file only, not Vite's
+ * `.env.local` or `.env.[mode]` — into `process.env`. A variable already set
+ * wins, even an empty one, as with dotenv: the environment a deployment sets
+ * overrides a developer's file.
+ */
 export function loadDotEnv(root: string): void {
   const file = path.join(root, '.env')
   if (existsSync(file)) process.loadEnvFile(file)
