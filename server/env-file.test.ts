@@ -1,13 +1,14 @@
 /**
  * Where the demo's configuration comes from (README, "Configuration"): the
  * environment, and `.env` in the project root — that one file only, its
- * values never over a variable already set.
+ * values never over a variable already set. A `.env` copied from an example
+ * may leave values blank: blank means unset, as everywhere in the config.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { loadDotEnv } from './config.ts'
+import { listenPort, loadDotEnv } from './config.ts'
 
 // Names no other test or tool uses, removed after each test: `loadDotEnv` writes to `process.env`.
 const NAMES = ['EMBEDS_TEST_FROM_FILE', 'EMBEDS_TEST_SET', 'EMBEDS_TEST_EMPTY', 'EMBEDS_TEST_LOCAL', 'EMBEDS_TEST_MODE']
@@ -53,5 +54,19 @@ describe('loadDotEnv', () => {
   it('does nothing without a .env', () => {
     expect(() => loadDotEnv(root)).not.toThrow()
     expect(NAMES.map((name) => process.env[name])).toEqual(NAMES.map(() => undefined))
+  })
+})
+
+describe('PORT', () => {
+  it('is 3000 when unset or blank (a `PORT=` line in .env), else the number given', () => {
+    expect(listenPort({})).toBe(3000)
+    expect(listenPort({ PORT: '' })).toBe(3000)
+    expect(listenPort({ PORT: ' ' })).toBe(3000)
+    expect(listenPort({ PORT: '8080' })).toBe(8080)
+    expect(listenPort({ PORT: '0' })).toBe(0)
+  })
+
+  it.each(['http', '-1', '65536', '1.5'])("refuses '%s'", (value) => {
+    expect(() => listenPort({ PORT: value })).toThrow(`PORT must be a port number, got '${value}'`)
   })
 })
