@@ -41,7 +41,9 @@ function exportedFields(entry: string, names: string[]): Record<string, string[]
     names.map((name) => {
       const symbol = exports.find((s) => s.name === name)
       if (!symbol) throw new Error(`${entry} exports no ${name}`)
-      const type = checker.getDeclaredTypeOfSymbol(checker.getAliasedSymbol(symbol))
+      // An entry re-exports (an alias); the file that declares a type does not.
+      const declared = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol
+      const type = checker.getDeclaredTypeOfSymbol(declared)
       return [
         name,
         type
@@ -92,6 +94,18 @@ describe('README option tables', { timeout: 120_000 }, () => {
       fields['ReturningSdkOptions'],
       fields['CarameloOptions'],
     ])
+  })
+
+  // The table above is checked against every field `embeds()` takes, its own and those it inherits.
+  it('check the middleware table against the inherited options too', () => {
+    const { EmbedsMiddlewareOptions } = exportedFields('plugin/runtime/index.ts', ['EmbedsMiddlewareOptions'])
+    const { EmbedsOptions } = exportedFields('plugin/runtime/options.ts', ['EmbedsOptions'])
+    const { MetricsRouteOptions } = exportedFields('plugin/runtime/koa/metrics-route.ts', ['MetricsRouteOptions'])
+    const inherited = [...(EmbedsOptions ?? []), ...(MetricsRouteOptions ?? [])]
+    expect(inherited).toEqual(expect.arrayContaining(['vendors', 'timeoutMs', 'metricsPath', 'metricsToken']))
+    expect(EmbedsMiddlewareOptions).toEqual(
+      expect.arrayContaining([...inherited, 'templates', 'user', 'locals', 'stream']),
+    )
   })
 
   it('list exactly the testing kit’s options', () => {

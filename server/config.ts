@@ -47,14 +47,24 @@ export interface ServerConfig {
   close(): Promise<void>
 }
 
-/** Reads `.env` from `root` when present; variables already set win, as with dotenv. */
+/**
+ * Reads `.env` from `root` when present — that file only, not Vite's
+ * `.env.local` or `.env.[mode]` — into `process.env`. A variable already set
+ * wins, even an empty one, as with dotenv: the environment a deployment sets
+ * overrides a developer's file.
+ */
 export function loadDotEnv(root: string): void {
   const file = path.join(root, '.env')
   if (existsSync(file)) process.loadEnvFile(file)
 }
 
-function port(env: Env): number {
-  const raw = env['PORT'] ?? '3000'
+/**
+ * `PORT`: where the demo listens; 0 picks a free port (the tests' choice).
+ * Blank is unset, as for every other name: a `PORT=` line left in a `.env`
+ * copied from an example must not make the server listen on a random port.
+ */
+export function listenPort(env: Env): number {
+  const raw = env['PORT']?.trim() || '3000'
   const n = Number(raw)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TypeError(`PORT must be a port number, got '${raw}'`)
   return n
@@ -229,7 +239,7 @@ export async function loadConfig(env: Env, log: Logger, dev: boolean): Promise<S
   const timeout = env['EMBEDS_TIMEOUT_MS']
   return {
     host: env['HOST'] || '127.0.0.1',
-    port: port(env),
+    port: listenPort(env),
     sessionKeys: keys,
     proxy,
     demoPassword: env['DEMO_PASSWORD'] || 'demo-password',

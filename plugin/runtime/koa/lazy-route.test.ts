@@ -153,6 +153,66 @@ describe('the lazy-widget route: only what our templates rendered', () => {
   })
 })
 
+describe('the lazy-widget route: a failure is logged once, saying what the frame got', () => {
+  const home = (fallback: string) => `<<widget loading="lazy" id="w1" fallback="${fallback}">>`
+  function vendorFails(): void {
+    vendors.get(WIDGETS).intercept(SIGNIN).reply(503, '')
+    vendors.get(WIDGETS).intercept({ path: '/store/w1?color=light', method: 'GET' }).reply(200, WIDGET_PAGE, HTML)
+  }
+  const failure = {
+    vendor: 'returning-proxy',
+    directive: 'widget',
+    loc: '/_embeds/widget',
+    cause: 'ERR_VENDOR_STATUS',
+    status: 503,
+    latencyMs: expect.any(Number) as unknown,
+  }
+
+  it('the fallback, when it renders', async () => {
+    const logger = recordingLogger()
+    const base = await app(await compileTemplates({ home: home('partials/none'), 'partials/none': '<p>none</p>' }), {
+      logger,
+    })
+    const src = await frameSrc(base)
+    vendorFails()
+    const frame = await get(`${base}${src}`, 'alice')
+    expect(frame.body).toContain('<p>none</p>')
+    expect(logger.lines).toEqual([
+      {
+        level: 'warn',
+        message: 'vendor call failed; rendered the fallback',
+        fields: { ...failure, fallback: 'partials/none' },
+      },
+    ])
+  })
+
+  it('nothing, when the fallback fails too: one line with the fallback’s kind and place', async () => {
+    const logger = recordingLogger()
+    const templates = await compileTemplates({
+      home: home('partials/broken'),
+      'partials/broken': '<p><%= it.profile.city %></p>',
+    })
+    const base = await app(templates, { logger })
+    const src = await frameSrc(base)
+    vendorFails()
+    const frame = await get(`${base}${src}`, 'alice')
+    expect(frame.status).toBe(200)
+    expect(frame.body).toBe('<!doctype html><meta charset="utf-8"><title>Widget</title>')
+    expect(logger.lines).toEqual([
+      {
+        level: 'warn',
+        message: 'vendor call failed; rendered nothing (the fallback failed)',
+        fields: {
+          ...failure,
+          fallback: 'partials/broken',
+          fallbackCause: 'TypeError',
+          fallbackLoc: 'templates/partials/broken.eta:1:19',
+        },
+      },
+    ])
+  })
+})
+
 describe('the lazy-widget route: one user cannot exhaust the vendor for everyone', () => {
   it('answers 429 with Retry-After once a user spent their budget; another user is unaffected', async () => {
     const base = await app(await compileTemplates({ home: LAZY_HOME, 'partials/none': '' }), {

@@ -44,13 +44,26 @@ export function locatedRenderError(error: unknown, files: readonly string[], pag
  * JSON`), and the page's data can hold anything, a token included.
  */
 export function renderErrorLogLine(error: unknown): string {
-  if (!(error instanceof RenderError))
-    return `render failed: ${error instanceof EmbedsError ? error.code : kindOf(error)}`
-  const byTemplate = error.code === 'ERR_TEMPLATE_RUNTIME'
-  const what = byTemplate ? kindOf(error.cause) : error.code
-  if (!error.loc) return `render failed: ${what}${byTemplate ? ' at an unknown template line' : ''}`
+  const { what, at } = renderFailure(error)
+  if (at) return `render failed: ${what} at ${at}`
+  const byTemplate = error instanceof RenderError && error.code === 'ERR_TEMPLATE_RUNTIME'
+  return `render failed: ${what}${byTemplate ? ' at an unknown template line' : ''}`
+}
+
+/**
+ * A failed render as log fields, in `renderErrorLogLine`'s terms and for the
+ * same reason never the message: `what` is the error's kind or the runtime's
+ * code, `at` its place when located (`file:line:column`, then the templates
+ * that led there).
+ */
+export function renderFailure(error: unknown): { what: string; at: string | undefined } {
+  if (!(error instanceof RenderError)) {
+    return { what: error instanceof EmbedsError ? error.code : kindOf(error), at: undefined }
+  }
+  const what = error.code === 'ERR_TEMPLATE_RUNTIME' ? kindOf(error.cause) : error.code
+  if (!error.loc) return { what, at: undefined }
   const { file, line, column } = error.loc
-  return `render failed: ${what} at ${file}:${line}:${column}${viaText(error.via)}`
+  return { what, at: `${file}:${line}:${column}${viaText(error.via)}` }
 }
 
 function siteName(site: TemplateSite): string {

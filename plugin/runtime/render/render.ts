@@ -96,7 +96,7 @@ export async function renderPageChunks(
     )
   }
   const engine = engineFor(templates)
-  const scope = new RenderScope(runtime, engine.eta, page)
+  const scope = new RenderScope(runtime, engine.eta, page, engine.files)
   const traced = startPageSpan(runtime.tracing, name)
   try {
     // Inside the page's span: the directives' calls, prefetched or started

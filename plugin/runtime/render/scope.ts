@@ -14,6 +14,7 @@ import { fallback, settle, startVendorCall, type VendorCall } from '../vendors/c
 import { mark, tracked, type PageDirective } from './directives.ts'
 import { inDocumentOrder } from './in-order.ts'
 import { inSettleOrder } from './out-of-order.ts'
+import { locatedRenderError } from './render-error.ts'
 
 /** Who a page is for and how it is protected. */
 export interface PageContext {
@@ -48,6 +49,8 @@ export class RenderScope implements DirectiveHost {
     private readonly runtime: Runtime,
     private readonly eta: Eta,
     private readonly page: PageContext,
+    /** The compiled templates' files (`meta.file`), to locate a failing fallback at its template line. */
+    private readonly files: readonly string[],
   ) {}
 
   /**
@@ -90,7 +93,7 @@ export class RenderScope implements DirectiveHost {
     const { user } = this.page
     // Rendered at most once: a slot's no-script copy and a failure share it.
     let rendered: Promise<string> | undefined
-    const renderFallback = (name: string) => (rendered ??= this.eta.renderAsync(name, it))
+    const renderFallback = (name: string) => (rendered ??= this.fallbackHtml(name, it))
     let embed: Promise<Embed>
     if (!user) embed = fallback(this.runtime.logger, attrs['fallback'], renderFallback).then((html) => ({ html }))
     else if (attrs['loading'] === 'lazy') embed = Promise.resolve({ html: this.lazyFrame(entry, attrs) })
@@ -108,6 +111,19 @@ export class RenderScope implements DirectiveHost {
     )
     this.id ??= randomBytes(12).toString('hex')
     return mark(this.id, index - 1)
+  }
+
+  /**
+   * A fallback partial's HTML. A failure is located like a page's, so its log
+   * line can name the template line; a sync template throws at the call,
+   * which this turns into the rejection every caller handles.
+   */
+  private async fallbackHtml(name: string, it: object): Promise<string> {
+    try {
+      return await this.eta.renderAsync(name, it)
+    } catch (error) {
+      throw locatedRenderError(error, this.files, name)
+    }
   }
 
   /** The page, written out in `order` once the template has produced `html`. */

@@ -10,6 +10,7 @@ import type { Embed, EmbedRequest, EmbedsUser, VendorHttpRequest } from '../../v
 import { vendorRequest, type VendorAnswer } from '../http/request.ts'
 import type { CallOutcome } from '../metrics.ts'
 import type { EmbedsLogger } from '../options.ts'
+import { renderFailure } from '../render/render-error.ts'
 import type { Runtime, VendorEntry } from '../runtime.ts'
 import { endDirectiveSpan, startDirectiveSpan } from '../tracing.ts'
 
@@ -175,8 +176,10 @@ export interface FailureSite {
 }
 
 /**
- * A call's embed, or — on any failure — one log line and the fallback. An
- * aborted call (the page no longer needs it) is empty and not logged.
+ * A call's embed, or — on any failure — the fallback and one log line. The
+ * line is written once the fallback has rendered or failed, so it says what
+ * the page got; the latency in it is the vendor's, without the fallback's
+ * render. An aborted call (the page no longer needs it) is empty and not logged.
  */
 export async function settle(
   runtime: Runtime,
@@ -189,8 +192,10 @@ export async function settle(
     return await call.result
   } catch (error) {
     if (call.aborted) return { html: '' }
-    logVendorFailure(runtime.logger, { vendor: entry.definition.name, ...site, error, started: call.started })
-    return { html: await fallback(runtime.logger, site.fallback, renderFallback) }
+    const latencyMs = Math.round(performance.now() - call.started)
+    const instead = await tryFallback(site.fallback, renderFallback)
+    logVendorFailure(runtime.logger, { vendor: entry.definition.name, ...site, error, latencyMs, instead })
+    return { html: instead.html }
   }
 }
 
@@ -203,27 +208,41 @@ export async function fallback(
   name: string | undefined,
   render: (name: string) => Promise<string>,
 ): Promise<string> {
-  if (!name) return ''
+  const rendered = await tryFallback(name, render)
+  if (rendered.failed) {
+    const { what, at } = renderFailure(rendered.error)
+    logger.warn({ fallback: name, cause: what, loc: at }, 'fallback failed')
+  }
+  return rendered.html
+}
+
+/** What a directive rendered in place of its embed. */
+type FallbackOutcome = { html: string; failed: false } | { html: ''; failed: true; error: unknown }
+
+async function tryFallback(
+  name: string | undefined,
+  render: (name: string) => Promise<string>,
+): Promise<FallbackOutcome> {
+  if (!name) return { html: '', failed: false }
   try {
-    return await render(name)
+    return { html: await render(name), failed: false }
   } catch (error) {
-    logger.warn(
-      { fallback: name, cause: error instanceof EmbedsError ? error.code : (error as Error).name },
-      'fallback failed',
-    )
-    return ''
+    return { html: '', failed: true, error }
   }
 }
 
 /**
  * The one log line of a vendor failure (SPEC): vendor, cause, status and
- * latency — never a secret, a token, an email or the vendor's body.
+ * latency, and what the page got instead — never a secret, a token, an email
+ * or the vendor's body. A fallback that failed too is told in this line
+ * (its kind and template line, never its message), not in a second one.
  */
 export function logVendorFailure(
   logger: EmbedsLogger,
-  failure: FailureSite & { vendor: string; error: unknown; started: number },
+  failure: FailureSite & { vendor: string; error: unknown; latencyMs: number; instead: FallbackOutcome },
 ): void {
-  const { error } = failure
+  const { error, instead } = failure
+  const fallbackFailure = instead.failed ? renderFailure(instead.error) : undefined
   logger.warn(
     {
       vendor: failure.vendor,
@@ -231,10 +250,15 @@ export function logVendorFailure(
       loc: failure.loc,
       cause: error instanceof EmbedsError ? error.code : 'ERR_INTERNAL',
       status: error instanceof VendorError ? error.status : undefined,
-      latencyMs: Math.round(performance.now() - failure.started),
+      latencyMs: failure.latencyMs,
+      fallback: failure.fallback,
+      fallbackCause: fallbackFailure?.what,
+      fallbackLoc: fallbackFailure?.at,
     },
-    failure.fallback
-      ? 'vendor call failed; rendered the fallback'
-      : 'vendor call failed; rendered nothing (no fallback)',
+    !failure.fallback
+      ? 'vendor call failed; rendered nothing (no fallback)'
+      : fallbackFailure
+        ? 'vendor call failed; rendered nothing (the fallback failed)'
+        : 'vendor call failed; rendered the fallback',
   )
 }
