@@ -84,9 +84,14 @@ async function koa(
     stream: false,
   })
   const application = new Koa()
-  application.on('error', (error: Error) => void errors.push(error))
   application.use(middleware)
-  application.use((ctx) => ctx.render('page'))
+  // What ctx.render() rejects with, seen by the route; the runtime answers it (a bare 500, one log line).
+  application.use((ctx) =>
+    ctx.render('page').catch((error: unknown) => {
+      errors.push(error as Error)
+      throw error
+    }),
+  )
   const server: Server = await new Promise((resolve) => {
     const s = application.listen(0, '127.0.0.1', () => resolve(s))
   })
@@ -154,11 +159,12 @@ describe('an app-defined vendor adapter', () => {
 
   it('fails the render with a clear error when the runtime has no adapter for it', async () => {
     const root = await app({ page: PAGE, 'help-unavailable': '<p>Help is unavailable.</p>' })
-    const { origin, errors } = await koa(await vite(root), undefined)
+    const { origin, errors, log } = await koa(await vite(root), undefined)
     const res = await fetch(origin)
     expect(res.status).toBe(500)
     expect(errors.map((e) => e.message)).toEqual([
       '<<acme-help>> at templates/page.eta:1:20 has no vendor adapter in the runtime (pass it, configured, in options.vendors)',
     ])
+    expect(log.lines.map((l) => l.message)).toEqual(['render failed: ERR_CONFIG at templates/page.eta:1:20'])
   })
 })
