@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { expect, test, type Page } from '@playwright/test'
 import { sdkWidgetStatus } from './fixtures.ts'
+import { hmrConnection } from './hmr.ts'
 import { copyProject, editFile, startStack, type Stack } from './stack.ts'
 
 let project: Awaited<ReturnType<typeof copyProject>>
@@ -28,21 +29,6 @@ test.afterAll(async () => {
 })
 
 const template = (name: string) => path.join(project.dir, 'templates', name)
-
-/**
- * Whether the page's current document has its Vite client connected to HMR.
- * A navigation starts a new document, disconnected until its client logs.
- */
-function hmrConnection(page: Page): () => boolean {
-  let connected = false
-  page.on('framenavigated', (frame) => {
-    if (frame === page.mainFrame()) connected = false
-  })
-  page.on('console', (message) => {
-    if (message.text() === '[vite] connected.') connected = true
-  })
-  return () => connected
-}
 
 async function logIn(page: Page): Promise<void> {
   await page.goto(`${stack.url}/login`)

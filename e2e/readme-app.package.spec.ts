@@ -12,9 +12,8 @@
  * Rewritten, each by a rule that must match: npm prefers its local cache (the test reaches nothing
  * beyond loopback). The servers get PORT=0, so they listen on a free port and print which.
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,14 +21,17 @@ import { expect, test, type Page } from '@playwright/test'
 import { expectEmbeds } from './package-helpers.ts'
 import {
   changeDirectory,
+  freshCheckout,
   parseLine,
   readmeSteps,
+  rewriter,
   runLine,
   startTerminal,
   type Step,
   type Terminal,
 } from './readme-recipe.ts'
 import { isLoopback } from './sockets.ts'
+import { hmrConnection } from './hmr.ts'
 import { editFile } from './stack.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -39,10 +41,10 @@ const READY = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/
 const VITE_HMR_PORT = 24678
 
 /** What a test must not do, rewritten; every rule must apply somewhere, or the README changed under it. */
-const REWRITES: [from: string, to: string][] = [
+const REWRITES = [
   ['npm ci', 'npm ci --prefer-offline --no-audit --no-fund'],
   ['npm install ', 'npm install --prefer-offline --no-audit --no-fund '],
-]
+] as const
 
 let tmp: string
 const terminals: Terminal[] = []
@@ -56,29 +58,6 @@ test.afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true })
 })
 
-/** The repo's tracked files, as they are now: what a fresh clone holds, nothing built or installed. */
-async function freshCheckout(to: string): Promise<void> {
-  const files = spawnSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' })
-  if (files.status !== 0) throw new Error(`git ls-files failed: ${files.stderr}`)
-  for (const file of files.stdout.split('\0').filter(Boolean)) {
-    if (!existsSync(path.join(root, file))) continue // deleted, not yet committed
-    await mkdir(path.dirname(path.join(to, file)), { recursive: true })
-    await cp(path.join(root, file), path.join(to, file))
-  }
-}
-
-/** Whether the page's current document has its Vite client connected (a navigation starts a new one). */
-function hmrConnection(page: Page): () => boolean {
-  let connected = false
-  page.on('framenavigated', (frame) => {
-    if (frame === page.mainFrame()) connected = false
-  })
-  page.on('console', (message) => {
-    if (message.text() === '[vite] connected.') connected = true
-  })
-  return () => connected
-}
-
 test('the README’s "Add it to your app", typed as written: the app works in development and in production', async ({
   page,
 }) => {
@@ -86,15 +65,9 @@ test('the README’s "Add it to your app", typed as written: the app works in de
   test.setTimeout(20 * 60_000)
   const steps: Step[] = await readmeSteps(path.join(root, 'README.md'), SECTION)
   let cwd = path.join(tmp, 'vite-plugin-eta-embeds')
-  await freshCheckout(cwd)
+  await freshCheckout(root, cwd)
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0' }
-  const used = new Set<string>()
-  const rewrite = (command: string): string =>
-    REWRITES.reduce((text, [from, to]) => {
-      if (!text.includes(from)) return text
-      used.add(from)
-      return text.replaceAll(from, to)
-    }, command)
+  const { rewrite, unused } = rewriter(REWRITES)
   const started: string[] = []
 
   for (const step of steps) {
@@ -129,7 +102,7 @@ test('the README’s "Add it to your app", typed as written: the app works in de
     }
   }
   expect(started).toEqual(['npm run dev', 'npm start'])
-  expect([...used].sort()).toEqual(REWRITES.map(([from]) => from).sort())
+  expect(unused(), 'rewrite rules that no longer apply').toEqual([])
   // The app holds only what the README had the reader write and install.
   expect(JSON.parse(readFileSync(path.join(cwd, 'package.json'), 'utf8'))).toMatchObject({ type: 'module' })
 })

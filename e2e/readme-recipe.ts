@@ -7,8 +7,8 @@
  * `sh`: its lines are commands, `# comments` after them say what they print.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { readFile, readdir } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { cp, mkdir, readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { collectLines } from '../testing/app.ts'
 import { listeningSockets, type ListeningSocket } from './sockets.ts'
@@ -38,6 +38,37 @@ export async function readmeSteps(readmeFile: string, title: string): Promise<St
     else throw new Error(`a \`\`\`${lang} block in "${title}" names no file:\n${content}`)
   }
   return steps
+}
+
+/** The repo's tracked files, as they are now, copied to `to`: what a fresh clone holds, nothing built or installed. */
+export async function freshCheckout(repo: string, to: string): Promise<void> {
+  const files = spawnSync('git', ['ls-files', '-z'], { cwd: repo, encoding: 'utf8' })
+  if (files.status !== 0) throw new Error(`git ls-files failed: ${files.stderr}`)
+  for (const file of files.stdout.split('\0').filter(Boolean)) {
+    if (!existsSync(path.join(repo, file))) continue // deleted, not yet committed
+    await mkdir(path.dirname(path.join(to, file)), { recursive: true })
+    await cp(path.join(repo, file), path.join(to, file))
+  }
+}
+
+/**
+ * What a test must not do as a README says it, rewritten by `rules` ([from, to], applied in order);
+ * `unused()` names the rules that never applied — each must, or the README changed under the test.
+ */
+export function rewriter(rules: readonly (readonly [from: string, to: string])[]): {
+  rewrite: (command: string) => string
+  unused: () => string[]
+} {
+  const used = new Set<string>()
+  return {
+    rewrite: (command) =>
+      rules.reduce((text, [from, to]) => {
+        if (!text.includes(from)) return text
+        used.add(from)
+        return text.replaceAll(from, to)
+      }, command),
+    unused: () => rules.map(([from]) => from).filter((from) => !used.has(from)),
+  }
 }
 
 /** A shell line and what its comment says it prints, if anything. */

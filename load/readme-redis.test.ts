@@ -14,12 +14,13 @@
  * (a test reaches nothing beyond loopback).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freshCheckout, rewriter } from '../e2e/readme-recipe.ts'
 import { collectLines } from '../e2e/stack.ts'
 import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
 import { ROOT } from './server.ts'
@@ -65,12 +66,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'readme-redis-'))
   // What a newcomer has: the repo's files (tracked ones, as they are now), nothing built or installed.
   app = path.join(dir, 'vite-plugin-eta-embeds')
-  const files = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
-  if (files.status !== 0) throw new Error(`git ls-files failed: ${files.stderr}`)
-  for (const file of files.stdout.split('\0').filter(Boolean)) {
-    await mkdir(path.dirname(path.join(app, file)), { recursive: true })
-    await cp(path.join(ROOT, file), path.join(app, file))
-  }
+  await freshCheckout(ROOT, app)
 })
 
 afterAll(async () => {
@@ -123,9 +119,8 @@ describe("the README's two instances on Redis, typed as written", () => {
     expect(blocks, `three sh blocks in "${SECTION}"`).toHaveLength(3)
     const [setup = [], servers = [], client = []] = blocks
     const [portA, portB] = [await freePort(), await freePort()]
-    const used = new Set<string>()
     /** Every rewrite must apply somewhere: a README that no longer says it must be looked at. */
-    const REWRITES: [from: string, to: string][] = [
+    const { rewrite, unused } = rewriter([
       // The test's own redis-server, from the package .ci/run installs: never a fixed port.
       ['sudo apt-get install -y redis-server', 'command -v redis-server'],
       ['redis-cli ping', `redis-cli -p ${redis.port} ping`],
@@ -135,13 +130,7 @@ describe("the README's two instances on Redis, typed as written", () => {
       ['PORT=3001 ', `PORT=${portB} `],
       ['http://127.0.0.1:3000/', `http://127.0.0.1:${portA}/`],
       ['http://127.0.0.1:3001/', `http://127.0.0.1:${portB}/`],
-    ]
-    const rewrite = (command: string): string =>
-      REWRITES.reduce((text, [from, to]) => {
-        if (!text.includes(from)) return text
-        used.add(from)
-        return text.replaceAll(from, to)
-      }, command)
+    ])
     // Where npm start listens without PORT (the first terminal): the README says 3000, the test picks a free port.
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: String(portA) }
 
@@ -174,7 +163,7 @@ describe("the README's two instances on Redis, typed as written", () => {
     }
     // The README promises a 200 before the logout and a 302 after it.
     expect(checked).toEqual(['200', '302'])
-    expect([...used].sort()).toEqual(REWRITES.map(([from]) => from).sort())
+    expect(unused(), 'rewrite rules that no longer apply').toEqual([])
 
     // "Five wrong passwords for one email spread over both, and the sixth attempt is 429 on either."
     const badLogin = async (url: string): Promise<number> => {

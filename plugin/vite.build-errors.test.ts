@@ -7,20 +7,11 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Plugin } from 'vite'
-import { buildFixture, makeFixture, rejection, REPO, removeFixture, SECRETS } from './guards/test-helpers.ts'
+import { buildFixture, fixturePerTest, rejection, REPO, SECRETS } from './guards/test-helpers.ts'
 
-const roots: string[] = []
-afterEach(async () => {
-  await Promise.all(roots.splice(0).map(removeFixture))
-})
-
-async function fixture(files: Record<string, string> = {}): Promise<string> {
-  const root = await makeFixture(files)
-  roots.push(root)
-  return root
-}
+const fixture = fixturePerTest()
 
 /** Writes `files` over the fixture's. */
 async function edit(root: string, files: Record<string, string>): Promise<void> {

@@ -8,9 +8,9 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createBuilder, type InlineConfig, type Plugin } from 'vite'
-import { fixtureConfig, makeFixture, removeFixture } from './guards/test-helpers.ts'
+import { fixtureConfig, fixturePerTest } from './guards/test-helpers.ts'
 import { RenderError } from './errors.ts'
 import { renderErrorLogLine } from './runtime/render/render-error.ts'
 import { renderPage } from './runtime/render/render.ts'
@@ -18,16 +18,7 @@ import { TEST_NONCE, testRuntime } from './runtime/test-helpers.ts'
 import type { TemplateMap } from './template-module.ts'
 import { etaEmbeds } from './vite.ts'
 
-const roots: string[] = []
-afterEach(async () => {
-  await Promise.all(roots.splice(0).map(removeFixture))
-})
-
-async function fixture(files: Record<string, string> = {}): Promise<string> {
-  const root = await makeFixture(files)
-  roots.push(root)
-  return root
-}
+const fixture = fixturePerTest()
 
 /** A plugin that records which environment each build was for. */
 function buildRecorder(): { plugin: Plugin; builds: string[] } {

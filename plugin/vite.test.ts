@@ -13,24 +13,17 @@ import {
   BASE_FILES,
   buildFixture,
   fixtureConfig,
-  makeFixture,
+  fixturePerTest,
   rejection,
   REPO,
-  removeFixture,
   SECRETS,
 } from './guards/test-helpers.ts'
 import { returningProxy } from './vendors/returning/proxy.ts'
 import { etaEmbeds } from './vite.ts'
 
-const roots: string[] = []
-async function fixture(files: Record<string, string> = {}): Promise<string> {
-  const root = await makeFixture(files)
-  roots.push(root)
-  return root
-}
-afterEach(async () => {
+const fixture = fixturePerTest()
+afterEach(() => {
   vi.unstubAllEnvs()
-  await Promise.all(roots.splice(0).map(removeFixture))
 })
 
 /** The fixture's `.env` with `lines` added. */

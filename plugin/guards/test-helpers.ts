@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
 import { createBuilder, mergeConfig, type InlineConfig } from 'vite'
 import { etaEmbeds, type EmbedsPluginOptions } from '../vite.ts'
 
@@ -51,6 +52,22 @@ export async function makeFixture(files: Record<string, string> = {}): Promise<s
 
 export function removeFixture(root: string): Promise<void> {
   return rm(root, { recursive: true, force: true })
+}
+
+/**
+ * A `makeFixture` whose folders are removed after each test of the file
+ * that calls this (it registers the `afterEach`).
+ */
+export function fixturePerTest(): (files?: Record<string, string>) => Promise<string> {
+  const roots: string[] = []
+  afterEach(async () => {
+    await Promise.all(roots.splice(0).map(removeFixture))
+  })
+  return async (files = {}) => {
+    const root = await makeFixture(files)
+    roots.push(root)
+    return root
+  }
 }
 
 /** The inline config the tests start from: no config file, quiet, the client entry. */
