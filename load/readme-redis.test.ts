@@ -143,7 +143,14 @@ describe("the README's two instances on Redis, typed as written", () => {
         return text.replaceAll(from, to)
       }, command)
     // Where npm start listens without PORT (the first terminal): the README says 3000, the test picks a free port.
-    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: String(portA) }
+    // REDIS_TIMEOUT_MS: the checks below need Redis to answer, and at the default 100 ms a busy machine sees
+    // answers late; each instance then counts and revokes on its own (as the README says), by chance.
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      PORT: String(portA),
+      REDIS_TIMEOUT_MS: '5000',
+    }
 
     // The setup block, one line at a time in the copy of the repo; `export` lines carry over as they would in a shell.
     for (const line of setup) {
