@@ -56,10 +56,8 @@ const at = (i: number): ServerProcess => {
 beforeAll(async () => {
   redis = await RedisServer.start()
   vendors = await startVendors()
-  // The counts checked here assume Redis answers: at the default 100 ms deadline a machine at load 14
-  // sometimes saw it late, and an instance then rightly fetched for itself. redis-fault.test.ts keeps
-  // the default, since a deadline is what it tests.
-  fleet = await startFleet(3, { ...fleetEnv(vendors, redis.url, 1), REDIS_TIMEOUT_MS: '2000' })
+  // The counts checked here assume Redis answers: fleetEnv's deadlines see to it.
+  fleet = await startFleet(3, fleetEnv(vendors, redis.url, 1))
 })
 
 afterAll(async () => {

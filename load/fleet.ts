@@ -22,10 +22,20 @@ export const loadUser = (i: number): { email: string; id: string } => ({
  * `load` extra accounts, and one trusted proxy, so a test can give each bad
  * login its own client address (`X-Forwarded-For`) and lock an account, not
  * the loopback address every other request comes from.
+ *
+ * Its deadlines are far above what a busy machine needs: these are not
+ * latency tests. At the default 100 ms per Redis command, a machine at load 15
+ * saw answers late; each instance then rightly logged an outage and worked
+ * from memory, and a count of fetches or of outage lines came out wrong by
+ * chance. A killed Redis fails commands at once, in flight or not, whatever
+ * the deadline. At the default 2 s per directive a page lost an embed there;
+ * what a page does at its deadline is `load/faults.test.ts`'s subject.
  */
 export function fleetEnv(vendors: Vendors, redisUrl: string, loadUsers: number): Record<string, string> {
   return serverEnv(vendors.urls, {
     REDIS_URL: redisUrl,
+    REDIS_TIMEOUT_MS: '5000',
+    EMBEDS_TIMEOUT_MS: '10000',
     EMBEDS_REUSE_WIDGET_TOKENS: '1',
     DEMO_LOAD_USERS: String(loadUsers),
     DEMO_LOAD_MODE: '1',

@@ -7,6 +7,10 @@
  * instance says so in one log line, not one per request. Once it is back the
  * instances share through it again without being restarted. An instance
  * started while Redis is down starts, says so once, and serves.
+ *
+ * The instances have `fleetEnv`'s generous deadlines: a kill fails Redis
+ * commands at once whatever the deadline, and a late answer on a busy
+ * machine must not pass for an outage (one more log line) or cost an embed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'

@@ -21,6 +21,17 @@ const PASSWORD = 'demo-password'
 const UNREACHABLE = /^REDIS_URL .* is unreachable: this instance works from memory until it answers$/
 const OUTAGE = 'shared store unavailable; this instance works from its own memory'
 const RECOVERED = 'shared store available again'
+/**
+ * Each Redis command's deadline here (`REDIS_TIMEOUT_MS`), far above the
+ * default 100 ms. The sharing cases count on Redis answering: at 100 ms, a
+ * machine at load 14 saw answers late, each instance then rightly counted from
+ * its own memory, and "at most five" became seven. The outage cases stop or
+ * kill Redis, which fails commands at once (refused, or the connection closed),
+ * whatever the deadline; with the default, a late answer before or after the
+ * outage was a second outage line. A hung Redis, where the deadline itself
+ * decides, is the store's own test (redis.test.ts, on a paused redis-server).
+ */
+const REDIS_DEADLINE_MS = 5000
 
 const opened: DemoShared[] = []
 let admin: Redis | undefined
@@ -46,7 +57,7 @@ afterAll(() => {
 
 /** The shared state of one instance, on `url`. */
 async function share(logger: Logger, url = redis().url): Promise<DemoShared> {
-  const shared = await openShared(url, storeSecretKeys(SESSION_KEYS), logger)
+  const shared = await openShared(url, storeSecretKeys(SESSION_KEYS), logger, REDIS_DEADLINE_MS)
   opened.push(shared)
   return shared
 }
