@@ -50,8 +50,10 @@ test('the footer shows while every vendor is still answering; then both widgets 
     await login('alice@example.com')
     await expect(footer).toBeVisible()
     await expect(footer).toContainText('Eta embeds demo')
-    // Styled (the demo's bars are flex boxes): the layout measured below is the final one's.
+    // Styled (the demo's bars are flex boxes), and the page's own script done (the help card's tips,
+    // a dynamic import that adds a line): the layout measured below is the final one's but for the embeds.
     await expect(footer).toHaveCSS('display', 'flex')
+    await expect(page.locator('html')).toHaveAttribute('data-help', 'ready')
     // Every vendor has the page's request and has not answered it.
     await expect.poll(vendors.waiting).toEqual(STILL_ANSWERING)
     await expect(page.locator('iframe.eta-embeds-widget[srcdoc]')).toHaveCount(0)
