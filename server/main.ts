@@ -32,13 +32,12 @@ interface Frontend {
   templates: () => Promise<TemplateMap>
   assets: AssetTags
   fallthrough?: Middleware
-  close(): Promise<void>
 }
 
 async function devFrontend(root: string): Promise<Frontend> {
   // The call a user's own app makes (README, "Add it to your app").
-  const templates = await viteDev({ root })
-  return { templates, assets: devAssets(), close: () => templates.close() }
+  // The app's `embeds(…).close()` closes the dev server this starts.
+  return { templates: await viteDev({ root }), assets: devAssets() }
 }
 
 async function buildFrontend(root: string): Promise<Frontend> {
@@ -57,7 +56,6 @@ async function buildFrontend(root: string): Promise<Frontend> {
       // Hashed file names: safe to cache for a year.
       await send(ctx, ctx.path, { root: clientDir, immutable: true, maxage: 365 * 24 * 3600 * 1000 })
     },
-    close: () => Promise.resolve(),
   }
 }
 
@@ -121,7 +119,6 @@ export async function start({ dev, logger }: { dev: boolean; logger: Logger }): 
       clearTimeout(force)
       await demo.close()
       await shared?.store.close()
-      await frontend.close()
       await config.close()
     },
   }

@@ -68,6 +68,8 @@ export function devSourceOf(templates: unknown): DevSource | undefined {
 
 const HMR_PROTOCOLS = new Set(['vite-hmr', 'vite-ping'])
 
+type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+
 /**
  * Starts a Vite dev server in middleware mode for `embeds({ templates })`
  * (or takes `options.vite`): templates compiled on request, fresh after each
@@ -78,18 +80,16 @@ export async function viteDev(options: ViteDevOptions = {}): Promise<ViteDevTemp
   // HMR upgrades reach Vite through this server, which never listens: the
   // middleware hands it each upgrade its app's servers receive.
   const hmrRelay = createHttpServer()
-  const relayed = new Map<NetServer, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>()
+  const relayed = new Map<NetServer, UpgradeListener>()
   const own = !options.vite
   const vite = options.vite ?? (await startVite(options, hmrRelay))
   if (!vite.config.server.middlewareMode) {
     throw new TypeError('options.vite must be a Vite dev server in middleware mode (server: { middlewareMode: true })')
   }
-  const templates = viteTemplates(vite)
-  const version = viteTemplatesVersion(vite)
-  const relaysHmr = vite.config.server.ws !== false && vite.config.server.ws?.server === hmrRelay
-
+  const { ws } = vite.config.server
+  const relaysHmr = ws !== false && ws?.server === hmrRelay
   const source: DevSource = {
-    templatesVersion: version,
+    templatesVersion: viteTemplatesVersion(vite),
     base: vite.config.base,
     report: (message) => vite.config.logger.error(message, { timestamp: true }),
     handle: (req, res) => {
@@ -106,7 +106,7 @@ export async function viteDev(options: ViteDevOptions = {}): Promise<ViteDevTemp
     })()
     return closed
   }
-  return Object.assign(() => templates(), { vite, close, [DEV_SOURCE]: source })
+  return Object.assign(viteTemplates(vite), { vite, close, [DEV_SOURCE]: source })
 }
 
 async function startVite(options: ViteDevOptions, hmrRelay: Server): Promise<ViteDevServer> {
@@ -143,15 +143,11 @@ function hmrOnAppServer(hmrRelay: Server): Plugin {
  * Vite's client connects to the page's own origin. Any other upgrade is left
  * to the app's own listeners, or refused when there are none.
  */
-function relayUpgrades(
-  req: IncomingMessage,
-  hmrRelay: Server,
-  relayed: Map<NetServer, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>,
-): void {
+function relayUpgrades(req: IncomingMessage, hmrRelay: Server, relayed: Map<NetServer, UpgradeListener>): void {
   // The server that accepted the connection (set by net.Server on each socket it accepts).
   const server = (req.socket as { server?: NetServer }).server
   if (!server || relayed.has(server)) return
-  const relay = (upgrade: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const relay: UpgradeListener = (upgrade, socket, head) => {
     if (HMR_PROTOCOLS.has(String(upgrade.headers['sec-websocket-protocol']))) {
       hmrRelay.emit('upgrade', upgrade, socket, head)
     } else if (server.listenerCount('upgrade') === 1) {
