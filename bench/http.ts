@@ -44,7 +44,7 @@ import {
   type ServerProcess,
   BenchChildren,
 } from './processes.ts'
-import { startVendors, type VendorCounts, type Vendors } from './vendors.ts'
+import type { VendorCounts, Vendors } from './vendors.ts'
 import { ensureBuild, LOG_DIR, login, ROOT, SERVER_ENTRY, serverEnv } from './demo.ts'
 import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
 import { printReport, type Cell, type Subject } from './report.ts'
@@ -237,8 +237,7 @@ async function main(): Promise<void> {
   mkdirSync(LOG_DIR, { recursive: true })
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
   const handwritten = transpileHandwritten()
-  const vendors = await startVendors()
-  children.vendorsPid = vendors.pid
+  const vendors = await children.startVendors()
   // The harness kills its redis-server when this process exits, whatever the way.
   const redis = withRedis ? await RedisServer.start() : undefined
   const cells: Cell[] = []

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { startVendors, type Vendors } from './vendors.ts'
 
 /** A server under test. */
 export interface ServerProcess {
@@ -135,7 +136,14 @@ export function machineBusyMs(): number {
  */
 export class BenchChildren {
   readonly servers = new Set<ServerProcess>()
-  vendorsPid = 0
+  private vendorsPid = 0
+
+  /** Starts the vendor stubs' process, known from then on to `killAll`. */
+  async startVendors(): Promise<Vendors> {
+    const vendors = await startVendors()
+    this.vendorsPid = vendors.pid
+    return vendors
+  }
 
   /** SIGKILLs every child still known, whatever state it is in. */
   killAll(): void {

@@ -23,7 +23,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { ensureBuild, LOG_DIR, login, SERVER_ENTRY, serverEnv } from './demo.ts'
 import { startServer, type ServerProcess, BenchChildren } from './processes.ts'
-import { startVendors, type Vendors } from './vendors.ts'
+import type { Vendors } from './vendors.ts'
 
 const MODES = ['out-of-order', 'in-order', 'off'] as const
 type Mode = (typeof MODES)[number]
@@ -223,8 +223,7 @@ async function main(): Promise<void> {
   ensureBuild()
   children.guard(WATCHDOG_MS)
   mkdirSync(LOG_DIR, { recursive: true })
-  const vendors = await startVendors()
-  children.vendorsPid = vendors.pid
+  const vendors = await children.startVendors()
   const results: [Scenario, Record<Mode, Timeline[]>][] = []
   try {
     for (const scenario of SCENARIOS) {
