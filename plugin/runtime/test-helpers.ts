@@ -14,6 +14,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { MockAgent } from 'undici'
+import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { compileTemplate } from '../compiler/codegen.ts'
 import type { TemplateMap, TemplateModule } from '../template-module.ts'
@@ -71,6 +72,15 @@ export function recordingLogger(): EmbedsLogger & { lines: LogLine[] } {
     warn: (fields, message) => void lines.push({ level: 'warn', fields, message }),
     info: (fields, message) => void lines.push({ level: 'info', fields, message }),
   }
+}
+
+/**
+ * A MockAgent reply whose body `answer` makes when the request arrives, and
+ * may resolve later: undici awaits it, though its types expect the body at
+ * once. A vendor that answers on cue, or never.
+ */
+export function replyWith(answer: () => unknown): MockInterceptor.MockResponseDataHandler {
+  return answer as unknown as MockInterceptor.MockResponseDataHandler
 }
 
 /** A promise with its resolver outside, to make mocked vendors answer on cue instead of on a timer. */

@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs'
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import type { MockAgent } from 'undici'
-import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { describe, expect, it, vi } from 'vitest'
 import { caramelo } from '../vendors/caramelo/index.ts'
 import { returningProxy, type ReturningProxyOptions } from '../vendors/returning/proxy.ts'
@@ -22,6 +21,7 @@ import {
   mockAgentPerTest,
   recordingLogger,
   recordSpans,
+  replyWith,
   TEST_NONCE,
   TEST_USER,
   TEST_VENDORS,
@@ -291,8 +291,7 @@ describe('spans of failures, cache hits and early ends', () => {
   it('ends the page span with the last chunk, or when the consumer stops', async () => {
     const templates = await compileTemplates({ home: '<h1>Hi</h1><<caramelo>><p>end</p>' })
     const page = { user: TEST_USER, nonce: TEST_NONCE, acceptLanguage: undefined }
-    const answer = (() =>
-      JSON.stringify({ real_time_access_token: CHAT_TOKEN })) as unknown as MockInterceptor.MockResponseDataHandler
+    const answer = replyWith(() => JSON.stringify({ real_time_access_token: CHAT_TOKEN }))
     agent.get(CHAT.apiUrl).intercept(AUTH).reply(200, answer).times(2)
     const rt = runtime()
     const isPage = (s: ReadableSpan) => s.name === 'eta_embeds.page home'

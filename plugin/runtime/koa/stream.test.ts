@@ -6,13 +6,13 @@
 import type { AddressInfo } from 'node:net'
 import Koa from 'koa'
 import { Agent, request, type MockAgent } from 'undici'
-import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   compileTemplates,
   deferred,
   mockAgentPerTest,
   recordingLogger,
+  replyWith,
   TEST_CONFIGURED_VENDORS,
   TEST_USER,
   TEST_VENDORS,
@@ -48,10 +48,10 @@ async function app(stream: EmbedsMiddlewareOptions['stream'] | 'unset'): Promise
   vendors
     .get(CARAMELO)
     .intercept(AUTH)
-    .reply(200, (() =>
-      vendor.promise.then(() =>
-        JSON.stringify({ real_time_access_token: CHAT_TOKEN }),
-      )) as unknown as MockInterceptor.MockResponseDataHandler)
+    .reply(
+      200,
+      replyWith(() => vendor.promise.then(() => JSON.stringify({ real_time_access_token: CHAT_TOKEN }))),
+    )
   const templates = await compileTemplates({ home: HOME })
   const koa = new Koa()
   middleware = embeds({

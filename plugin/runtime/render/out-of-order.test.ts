@@ -6,7 +6,6 @@
  * adapter whose answers the test hands out one by one (no timer decides an
  * order), and Caramelo behind a MockAgent for the deadline.
  */
-import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { MockAgent } from 'undici'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { VendorError } from '../../errors.ts'
@@ -21,6 +20,7 @@ import {
   deferred,
   mockAgentPerTest,
   recordingLogger,
+  replyWith,
   TEST_NONCE,
   TEST_USER,
   TEST_VENDORS,
@@ -163,10 +163,10 @@ describe('out of order: the page first, then each directive as it settles', () =
     agent
       .get(TEST_VENDORS.caramelo.apiUrl)
       .intercept({ path: `/api/chatbox/project/${TEST_VENDORS.caramelo.projectId}/intranet-auth`, method: 'POST' })
-      .reply(200, (() =>
-        vendor.promise.then(() =>
-          JSON.stringify({ real_time_access_token: 'rtat_alice_0123456789' }),
-        )) as unknown as MockInterceptor.MockResponseDataHandler)
+      .reply(
+        200,
+        replyWith(() => vendor.promise.then(() => JSON.stringify({ real_time_access_token: 'rtat_alice_0123456789' }))),
+      )
     const page = await chunks(templates)
     expect(await next(page)).toMatch(
       /^<body><iframe [^>]*loading="lazy" src="[^"]+"><\/iframe>\[<eta-embeds-slot id="[^"]+" style="display:contents">/,
@@ -244,7 +244,10 @@ describe('out of order: failures and hangs', () => {
     agent
       .get(TEST_VENDORS.caramelo.apiUrl)
       .intercept({ path: `/api/chatbox/project/${TEST_VENDORS.caramelo.projectId}/intranet-auth`, method: 'POST' })
-      .reply(200, (() => new Promise(() => undefined)) as unknown as MockInterceptor.MockResponseDataHandler)
+      .reply(
+        200,
+        replyWith(() => new Promise(() => undefined)),
+      )
     const page = await chunks(templates, {}, { timeoutMs: 100 })
 
     const head = await next(page)

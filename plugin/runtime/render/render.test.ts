@@ -1,5 +1,4 @@
 import { MockAgent } from 'undici'
-import type { MockInterceptor } from 'undici/types/mock-interceptor.js'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RenderError } from '../../errors.ts'
 import type { EmbedsUser } from '../../vendors/define.ts'
@@ -10,6 +9,7 @@ import {
   decodeAttribute,
   deferred,
   recordingLogger,
+  replyWith,
   TEST_CONFIGURED_VENDORS,
   TEST_NONCE,
   TEST_USER,
@@ -70,11 +70,11 @@ function gate(count: number) {
   let open: () => void = () => undefined
   const allArrived = new Promise<void>((resolve) => (open = resolve))
   const answer = (name: string, body: string) =>
-    (() => {
+    replyWith(() => {
       arrived.push(name)
       if (arrived.length === count) open()
       return allArrived.then(() => body)
-    }) as unknown as MockInterceptor.MockResponseDataHandler
+    })
   return { arrived, answer }
 }
 
@@ -290,10 +290,10 @@ describe('renderPageChunks: streaming', () => {
     agent
       .get(CARAMELO)
       .intercept(AUTH)
-      .reply(200, (() =>
-        vendor.promise.then(() =>
-          JSON.stringify({ real_time_access_token: CHAT_TOKEN }),
-        )) as unknown as MockInterceptor.MockResponseDataHandler)
+      .reply(
+        200,
+        replyWith(() => vendor.promise.then(() => JSON.stringify({ real_time_access_token: CHAT_TOKEN }))),
+      )
     const runtime = testRuntime({ vendors: TEST_CONFIGURED_VENDORS, dispatcher: agent, logger, timeoutMs: 2000 })
     const chunks = await renderPageChunks(runtime, templates, 'home', {}, page(TEST_USER))
 
@@ -315,10 +315,13 @@ describe('renderPage: prefetch', () => {
     agent
       .get(CARAMELO)
       .intercept(AUTH)
-      .reply(200, (() => {
-        arrived.resolve()
-        return JSON.stringify({ real_time_access_token: CHAT_TOKEN })
-      }) as unknown as MockInterceptor.MockResponseDataHandler)
+      .reply(
+        200,
+        replyWith(() => {
+          arrived.resolve()
+          return JSON.stringify({ real_time_access_token: CHAT_TOKEN })
+        }),
+      )
 
     const rendering = render(templates, { slowData: slowData.promise }, TEST_USER)
     // The template is still awaiting its own data, yet the vendor call has arrived: it started early.
@@ -346,10 +349,13 @@ describe('renderPage: prefetch', () => {
     agent
       .get(CARAMELO)
       .intercept(AUTH)
-      .reply(200, (() => {
-        arrived.resolve()
-        return new Promise(() => undefined)
-      }) as unknown as MockInterceptor.MockResponseDataHandler)
+      .reply(
+        200,
+        replyWith(() => {
+          arrived.resolve()
+          return new Promise(() => undefined)
+        }),
+      )
 
     await expect(render(templates, { show: false }, TEST_USER)).resolves.toBe('done')
     await arrived.promise
