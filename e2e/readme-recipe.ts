@@ -15,13 +15,18 @@ import { listeningSockets, type ListeningSocket } from './sockets.ts'
 
 export type Step = { kind: 'sh'; lines: string[] } | { kind: 'file'; name: string; content: string }
 
-/** The steps of README section `title` (`## Add it to your app`). */
-export async function readmeSteps(readmeFile: string, title: string): Promise<Step[]> {
+/** The text of README section `title` (`## Add it to your app`), up to the next `## `. */
+export async function readmeSection(readmeFile: string, title: string): Promise<string> {
   const readme = await readFile(readmeFile, 'utf8')
   const start = readme.indexOf(`\n${title}\n`)
   if (start < 0) throw new Error(`README.md has no "${title}" section`)
   const end = readme.indexOf('\n## ', start + title.length + 2)
-  const section = readme.slice(start, end < 0 ? undefined : end)
+  return readme.slice(start, end < 0 ? undefined : end)
+}
+
+/** The steps of README section `title`. */
+export async function readmeSteps(readmeFile: string, title: string): Promise<Step[]> {
+  const section = await readmeSection(readmeFile, title)
   const steps: Step[] = []
   let last = 0
   for (const block of section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)) {

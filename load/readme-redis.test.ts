@@ -13,15 +13,21 @@
  * two instances get free ports), and `npm ci` prefers the local npm cache
  * (a test reaches nothing beyond loopback).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freshCheckout, rewriter } from '../e2e/readme-recipe.ts'
-import { collectLines } from '../e2e/stack.ts'
+import {
+  freshCheckout,
+  parseLine,
+  readmeSection,
+  rewriter,
+  runLine,
+  startTerminal,
+  type Terminal,
+} from '../e2e/readme-recipe.ts'
 import { RedisServer } from '../plugin/runtime/store/test-helpers.ts'
 import { ROOT } from './server.ts'
 
@@ -29,17 +35,13 @@ const SECTION = '## Running several instances'
 /**
  * The case's own timeout, over the suite's 2 minutes: it runs `npm ci` and a
  * build in a fresh copy, which took 3½ minutes on a 2-core machine at load 15
- * (1½ at load 11, ½ unloaded). A line that hangs has its own bound (`run`'s).
+ * (1½ at load 11, ½ unloaded). A line that hangs has its own bound (`runLine`'s).
  */
 const RECIPE_TIMEOUT_MS = 20 * 60_000
 
 /** The README's shell blocks in `SECTION`, in order, as lines (blank lines dropped). */
 async function recipe(): Promise<string[][]> {
-  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
-  const start = readme.indexOf(`\n${SECTION}\n`)
-  if (start < 0) throw new Error(`README.md has no "${SECTION}" section`)
-  const end = readme.indexOf('\n## ', start + SECTION.length + 2)
-  const section = readme.slice(start, end < 0 ? undefined : end)
+  const section = await readmeSection(path.join(ROOT, 'README.md'), SECTION)
   return [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) =>
     (m[1] ?? '').split('\n').filter((line) => line.trim() !== ''),
   )
@@ -47,11 +49,8 @@ async function recipe(): Promise<string[][]> {
 
 /** A command and the output its comment promises (the comment's first word, when it is one the line prints). */
 function parse(line: string): { command: string; expected: string | undefined } {
-  const at = line.indexOf('  #')
-  const command = (at < 0 ? line : line.slice(0, at)).trim()
-  const comment = at < 0 ? '' : line.slice(at + 3).trim()
-  const expected = /^(PONG|\d{3})\b/.exec(comment)?.[1]
-  return { command, expected }
+  const { command, comment } = parseLine(line)
+  return { command, expected: /^(PONG|\d{3})\b/.exec(comment)?.[1] }
 }
 
 async function freePort(): Promise<number> {
@@ -65,7 +64,7 @@ async function freePort(): Promise<number> {
 let redis: RedisServer
 let dir: string
 let app: string
-const terminals: ChildProcess[] = []
+const terminals: Terminal[] = []
 
 beforeAll(async () => {
   redis = await RedisServer.start()
@@ -76,47 +75,16 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all(terminals.map(stopTerminal))
+  await Promise.all(terminals.map((running) => running.kill()))
   await redis?.dispose()
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-/** Stops a terminal's process group (npm, its shell and the server) and waits for it. */
-async function stopTerminal(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
-  process.kill(-child.pid, 'SIGTERM')
-  const late = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 15_000)
-  await closed
-  clearTimeout(late)
-}
-
-/** Runs one line in bash, in `cwd`; its stdout, or a thrown error with everything it printed. */
-function run(command: string, cwd: string, env: NodeJS.ProcessEnv): string {
-  const done = spawnSync('bash', ['-c', command], { cwd, env, encoding: 'utf8', timeout: 600_000 })
-  if (done.status !== 0) {
-    throw new Error(`\`${command}\` exited ${done.status ?? done.signal}:\n${done.stdout}\n${done.stderr}`)
-  }
-  return done.stdout
-}
-
 /** Starts one line as a terminal that keeps running; resolves with the URL the server says it listens on. */
-function terminal(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn('bash', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  terminals.push(child)
-  const lines: string[] = []
-  return new Promise((resolve, reject) => {
-    const onLine = (line: string): void => {
-      lines.push(line)
-      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)","mode"/.exec(line)?.[1]
-      if (url) resolve(url)
-    }
-    collectLines(child.stdout, onLine)
-    collectLines(child.stderr, onLine)
-    child.once('close', (code) =>
-      reject(new Error(`\`${command}\` exited ${code} before listening:\n${lines.join('\n')}`)),
-    )
-  })
+async function terminal(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const started = await startTerminal(command, cwd, env, /"url":"(http:\/\/127\.0\.0\.1:\d+)","mode"/)
+  terminals.push(started)
+  return started.url
 }
 
 describe("the README's two instances on Redis, typed as written", { timeout: RECIPE_TIMEOUT_MS }, () => {
@@ -151,7 +119,7 @@ describe("the README's two instances on Redis, typed as written", { timeout: REC
     for (const line of setup) {
       const { command, expected } = parse(line)
       const exported = /^export (\w+)=/.exec(command)?.[1]
-      const out = run(exported ? `${rewrite(command)}; printf '%s' "$${exported}"` : rewrite(command), app, env)
+      const out = runLine(exported ? `${rewrite(command)}; printf '%s' "$${exported}"` : rewrite(command), app, env)
       if (exported) env[exported] = out.trim().split('\n').at(-1)
       if (expected) expect(out.trim(), command).toBe(expected)
     }
@@ -168,7 +136,7 @@ describe("the README's two instances on Redis, typed as written", { timeout: REC
     const checked: string[] = []
     for (const line of client) {
       const { command, expected } = parse(line)
-      const out = run(rewrite(command), third, env)
+      const out = runLine(rewrite(command), third, env)
       if (expected) {
         expect(out.trim(), command).toBe(expected)
         checked.push(expected)
